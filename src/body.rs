@@ -1,0 +1,265 @@
+//! Request bodies: `CONTENT_LENGTH` honoured exactly, `Content-Encoding: gzip`
+//! inflated on the fly, and the bounded buffering upload-pack needs.
+//!
+//! ```
+//! use git_http_backend_rs::body::Exact;
+//! use std::io::Read;
+//! let mut r = Exact::new(&b"abcdef"[..], 4);
+//! let mut s = String::new();
+//! r.read_to_string(&mut s).unwrap();
+//! assert_eq!(s, "abcd");
+//! ```
+
+use crate::error::{HttpError, Result};
+use crate::gitnum;
+use crate::request::Env;
+use flate2::read::GzDecoder;
+use std::io::{self, Read};
+
+/// `CONTENT_LENGTH` as git reads it: unset, empty or negative mean "read to EOF".
+pub fn content_length(env: &Env) -> Result<Option<u64>> {
+    match env.get("CONTENT_LENGTH") {
+        None | Some(b"") => Ok(None),
+        Some(raw) => {
+            let text = String::from_utf8_lossy(raw);
+            match gitnum::parse_signed(&text) {
+                Some(n) if n >= 0 => Ok(Some(n as u64)),
+                Some(_) => Ok(None),
+                None => Err(HttpError::die(format!(
+                    "failed to parse CONTENT_LENGTH: {text}"
+                ))),
+            }
+        }
+    }
+}
+
+/// True if the body is gzip-compressed (`gzip` or `x-gzip`, exactly).
+pub fn is_gzip(env: &Env) -> bool {
+    matches!(
+        env.get("HTTP_CONTENT_ENCODING"),
+        Some(b"gzip") | Some(b"x-gzip")
+    )
+}
+
+/// Reads exactly `len` bytes of the inner reader; ending early is an error.
+pub struct Exact<R> {
+    inner: R,
+    remaining: u64,
+    expected: u64,
+}
+
+impl<R: Read> Exact<R> {
+    /// Wraps `inner`, which must deliver `len` bytes.
+    pub fn new(inner: R, len: u64) -> Exact<R> {
+        Exact {
+            inner,
+            remaining: len,
+            expected: len,
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "request body ended after {} of {} bytes (CONTENT_LENGTH)",
+                    self.expected - self.remaining,
+                    self.expected
+                ),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Inflates a gzip body, naming the failure the way git does.
+pub struct Gunzip<R: Read> {
+    inner: GzDecoder<R>,
+}
+
+impl<R: Read> Gunzip<R> {
+    /// Wraps a compressed stream.
+    pub fn new(inner: R) -> Gunzip<R> {
+        Gunzip {
+            inner: GzDecoder::new(inner),
+        }
+    }
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let what = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "request ended in the middle of the gzip stream".to_string()
+            } else {
+                format!("error inflating gzip request body: {e}")
+            };
+            io::Error::new(e.kind(), what)
+        })
+    }
+}
+
+/// The raw body limited to `CONTENT_LENGTH` (if any), not yet inflated.
+pub fn raw(env: &Env, body: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
+    Ok(match content_length(env)? {
+        Some(len) => Box::new(Exact::new(body, len)),
+        None => body,
+    })
+}
+
+/// The body as the git child must see it: length-limited, then inflated if gzip.
+pub fn decoded(env: &Env, body: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
+    let raw = raw(env, body)?;
+    Ok(if is_gzip(env) {
+        Box::new(Gunzip::new(raw))
+    } else {
+        raw
+    })
+}
+
+fn too_large(limit: u64, len: Option<u64>) -> HttpError {
+    HttpError::too_large(match len {
+        Some(len) => format!(
+            "request was larger than our maximum size ({limit}): {len}; try setting GIT_HTTP_MAX_REQUEST_BUFFER"
+        ),
+        None => format!(
+            "request was larger than our maximum size ({limit}); try setting GIT_HTTP_MAX_REQUEST_BUFFER"
+        ),
+    })
+}
+
+/// Reads the whole (raw, possibly compressed) body into memory, at most `limit`
+/// bytes: a larger `CONTENT_LENGTH` or a longer body is a 413 before anything was
+/// sent, a body cut short a 400. A gzip body is also checked to inflate cleanly, so
+/// that a bad one is refused before the 200 header goes out.
+pub fn buffer(env: &Env, body: Box<dyn Read + Send>, limit: u64) -> Result<Vec<u8>> {
+    let len = content_length(env)?;
+    if let Some(len) = len {
+        if len > limit {
+            return Err(too_large(limit, Some(len)));
+        }
+    }
+    let mut data = Vec::with_capacity(len.unwrap_or(8192).min(limit) as usize);
+    let reader = raw(env, body)?;
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| HttpError::bad_request(format!("reading request body: {e}")))?;
+    if data.len() as u64 > limit {
+        return Err(too_large(limit, None));
+    }
+    if is_gzip(env) {
+        io::copy(&mut Gunzip::new(&data[..]), &mut io::sink())
+            .map_err(|e| HttpError::bad_request(e.to_string()))?;
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(content_length(&env(&[])).unwrap(), None);
+        assert_eq!(
+            content_length(&env(&[("CONTENT_LENGTH", "")])).unwrap(),
+            None
+        );
+        assert_eq!(
+            content_length(&env(&[("CONTENT_LENGTH", "-1")])).unwrap(),
+            None
+        );
+        assert_eq!(
+            content_length(&env(&[("CONTENT_LENGTH", "1k")])).unwrap(),
+            Some(1024)
+        );
+        let e = content_length(&env(&[("CONTENT_LENGTH", "1e30")])).unwrap_err();
+        assert_eq!(e.status, 500);
+        assert!(e.log_line().contains("CONTENT_LENGTH"));
+    }
+
+    #[test]
+    fn exact_errors_when_short() {
+        let mut r = Exact::new(&b"abc"[..], 5);
+        let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("3 of 5"));
+    }
+
+    #[test]
+    fn gzip_round_trip_and_garbage() {
+        let e = env(&[("HTTP_CONTENT_ENCODING", "gzip")]);
+        let mut out = Vec::new();
+        decoded(&e, Box::new(io::Cursor::new(gz(b"hello"))))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
+        let mut r = decoded(&e, Box::new(&b"not gzip at all"[..])).unwrap();
+        assert!(r.read_to_end(&mut Vec::new()).is_err());
+        let mut cut = gz(b"hello world");
+        cut.truncate(cut.len() - 6);
+        let err = decoded(&e, Box::new(io::Cursor::new(cut)))
+            .unwrap()
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("middle of the gzip stream"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn buffer_limits() {
+        let e = env(&[("CONTENT_LENGTH", "100")]);
+        assert_eq!(
+            buffer(&e, Box::new(&[0u8; 100][..]), 10)
+                .unwrap_err()
+                .status,
+            413
+        );
+        let e = env(&[]);
+        assert_eq!(
+            buffer(&e, Box::new(&[0u8; 11][..]), 10).unwrap_err().status,
+            413
+        );
+        assert_eq!(buffer(&e, Box::new(&[0u8; 10][..]), 10).unwrap().len(), 10);
+        let e = env(&[("CONTENT_LENGTH", "10")]);
+        assert_eq!(
+            buffer(&e, Box::new(&[0u8; 4][..]), 100).unwrap_err().status,
+            400
+        );
+        let e = env(&[("HTTP_CONTENT_ENCODING", "x-gzip")]);
+        assert_eq!(
+            buffer(&e, Box::new(&b"garbage"[..]), 100)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert!(buffer(&e, Box::new(io::Cursor::new(gz(b"ok"))), 100).is_ok());
+    }
+}

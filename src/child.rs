@@ -1,0 +1,83 @@
+//! git child processes, owned so that none can outlive its request: dropping a
+//! [`GitChild`] that was not waited for kills and reaps it.
+
+use crate::request::Env;
+use std::io;
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+
+/// The `git` program to run: `GIT_HTTP_BACKEND_GIT` if set, else `git` from PATH.
+pub fn git_program(env: &Env) -> std::ffi::OsString {
+    match env.get_nonempty("GIT_HTTP_BACKEND_GIT") {
+        Some(p) => crate::os::bytes_to_os(p),
+        None => "git".into(),
+    }
+}
+
+/// A running git child.
+pub struct GitChild {
+    child: Option<Child>,
+    what: String,
+}
+
+impl GitChild {
+    /// Starts `git <args>` in `dir` with exactly the environment `env`.
+    pub fn spawn(env: &Env, dir: &Path, args: &[&str], stdin: bool) -> io::Result<GitChild> {
+        let mut cmd = Command::new(git_program(env));
+        cmd.args(args).current_dir(dir).env_clear();
+        for (k, v) in env.iter() {
+            cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
+        }
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let what = format!("git {}", args.join(" "));
+        let child = cmd
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {what}: {e}")))?;
+        Ok(GitChild {
+            child: Some(child),
+            what,
+        })
+    }
+
+    /// What runs, for log lines (`git upload-pack --stateless-rpc .`).
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Takes the child's stdin pipe.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
+    /// Takes the child's stdout pipe.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Waits for the child to end.
+    pub fn wait(mut self) -> io::Result<ExitStatus> {
+        let mut child = self.child.take().expect("child present until waited");
+        drop(child.stdin.take());
+        child.wait()
+    }
+
+    /// Kills the child now (the request was aborted) and reaps it.
+    pub fn kill(mut self) {
+        self.kill_now();
+    }
+
+    fn kill_now(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for GitChild {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}

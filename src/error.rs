@@ -1,0 +1,115 @@
+//! One error type that knows its HTTP status and its log line.
+//!
+//! git-http-backend answers every failure with a status, the no-cache headers and
+//! (except 415 and our 413) an empty body, and writes one line to stderr: `fatal: ...`
+//! for internal errors ("die"), the bare reason for 403 and 404.
+//!
+//! ```
+//! use git_http_backend_rs::error::HttpError;
+//! let e = HttpError::not_found(format!("Not a git repository: '{}'", "/srv/x"));
+//! assert_eq!(e.status, 404);
+//! assert_eq!(e.log_line(), "Not a git repository: '/srv/x'");
+//! assert_eq!(HttpError::die("'/a/../b': aliased").log_line(), "fatal: '/a/../b': aliased");
+//! ```
+
+use std::fmt;
+
+/// A failure that becomes an HTTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// HTTP status code.
+    pub status: u16,
+    /// Reason phrase of the status line.
+    pub reason: &'static str,
+    /// The message for the log (without `fatal: `).
+    pub message: String,
+    /// Extra headers after the no-cache ones (`Allow` on 405).
+    pub allow: Option<&'static str>,
+    /// Reply body (415 and 413 carry a message; everything else is empty).
+    pub body: Vec<u8>,
+}
+
+impl HttpError {
+    fn new(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            reason,
+            message: message.into(),
+            allow: None,
+            body: Vec::new(),
+        }
+    }
+
+    /// An internal error: git's `die()`, a 500.
+    pub fn die(message: impl Into<String>) -> HttpError {
+        HttpError::new(500, "Internal Server Error", message)
+    }
+
+    /// 404 Not Found.
+    pub fn not_found(message: impl Into<String>) -> HttpError {
+        HttpError::new(404, "Not Found", message)
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> HttpError {
+        HttpError::new(403, "Forbidden", message)
+    }
+
+    /// 405 Method Not Allowed with an `Allow` header.
+    pub fn method_not_allowed(allow: &'static str) -> HttpError {
+        let mut e = HttpError::new(405, "Method Not Allowed", "");
+        e.allow = Some(allow);
+        e
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(message: impl Into<String>) -> HttpError {
+        HttpError::new(400, "Bad Request", message)
+    }
+
+    /// 415 Unsupported Media Type with git-http-backend's body.
+    pub fn unsupported_media_type(expected: &str, actual: &[u8]) -> HttpError {
+        let mut body =
+            format!("Expected POST with Content-Type '{expected}', but received '").into_bytes();
+        body.extend_from_slice(actual);
+        body.extend_from_slice(b"' instead.\n");
+        let mut e = HttpError::new(415, "Unsupported Media Type", "");
+        e.body = body;
+        e
+    }
+
+    /// 413 Payload Too Large: our clean answer where stock sends a broken 500.
+    pub fn too_large(message: impl Into<String>) -> HttpError {
+        let message = message.into();
+        let mut e = HttpError::new(413, "Payload Too Large", message.clone());
+        e.body = format!("{message}\n").into_bytes();
+        e
+    }
+
+    /// True for internal errors (logged with `fatal: `).
+    pub fn is_internal(&self) -> bool {
+        self.status >= 500
+    }
+
+    /// The line written to stderr, in git's conventions (empty when nothing is said).
+    pub fn log_line(&self) -> String {
+        if self.message.is_empty() {
+            String::new()
+        } else if self.is_internal() || self.status == 413 || self.status == 400 {
+            format!("fatal: {}", self.message)
+        } else {
+            self.message.clone()
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Shorthand for results in the request path.
+pub type Result<T> = std::result::Result<T, HttpError>;

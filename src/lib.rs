@@ -1,0 +1,24 @@
+//! git-http-backend-rs: a drop-in replacement for git's `git-http-backend`.
+//!
+//! Data flows one way: a transport ([`transport`]) builds a [`request::Request`];
+//! [`handler::handle`] matches a [`routes`] row, resolves the repository ([`repo`]),
+//! reads its `http.*` settings ([`config`]), applies the policy ([`policy`]) and runs
+//! a service ([`service`]) that answers through a [`request::ReplySink`].
+
+pub mod body;
+pub mod child;
+pub mod config;
+pub mod date;
+pub mod error;
+pub mod gitnum;
+pub mod handler;
+pub mod logging;
+pub mod mode;
+pub mod os;
+pub mod pktline;
+pub mod policy;
+pub mod repo;
+pub mod request;
+pub mod routes;
+pub mod service;
+pub mod transport;

@@ -1,0 +1,11 @@
+//! Windows system calls (named pipes for IIS) come with the Windows work.
+
+/// The effective user id: not meaningful on Windows.
+pub fn effective_uid() -> u32 {
+    0
+}
+
+/// The id of this process.
+pub fn process_id() -> u32 {
+    std::process::id()
+}

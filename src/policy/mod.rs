@@ -1,0 +1,59 @@
+//! Policy: who may do what, applied between repository resolution and the service.
+//!
+//! Today this holds git-http-backend's own rules (which services are enabled, and
+//! `http.getanyfile`); an ACL file and htpasswd authentication plug in here as
+//! further checks of the same [`Access`], and [`check_push`] sees a push's ref
+//! updates before git does.
+
+use crate::error::{HttpError, Result};
+use crate::pktline::CommandList;
+use crate::service::{Context, DefaultOn, Service};
+
+/// What a request wants to do to a repository.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// Read repository files directly (dumb HTTP).
+    DumbRead,
+    /// Use a smart service (advertisement or RPC).
+    Service(&'static Service),
+}
+
+/// Resolves a `service=` name (`git-upload-pack`) to an enabled service, with
+/// git-http-backend's 403 reasons.
+pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
+    let shown = String::from_utf8_lossy(name);
+    let unsupported = || HttpError::forbidden(format!("Unsupported service: '{shown}'"));
+    let bare = name.strip_prefix(b"git-").ok_or_else(unsupported)?;
+    let service = Service::by_name(bare).ok_or_else(unsupported)?;
+    let enabled = (service.setting)(&ctx.config).unwrap_or(match service.default_on {
+        DefaultOn::Yes => true,
+        DefaultOn::No => false,
+        DefaultOn::IfAuthenticated => ctx.env.get_nonempty("REMOTE_USER").is_some(),
+    });
+    if !enabled {
+        return Err(HttpError::forbidden(format!(
+            "Service not enabled: '{}'",
+            service.name
+        )));
+    }
+    authorize(ctx, Access::Service(service))?;
+    Ok(service)
+}
+
+/// Checks access beyond the service switches (the place for an ACL). Dumb reads
+/// are gated by `http.getanyfile`.
+pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
+    match access {
+        Access::DumbRead if !ctx.config.getanyfile => {
+            Err(HttpError::forbidden("Unsupported service: getanyfile"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Judges a push's ref updates before receive-pack sees them. Without an ACL every
+/// push that reached this point is allowed; git's own rules (hooks,
+/// `receive.deny*`) still apply in the child.
+pub fn check_push(_ctx: &Context, _commands: &CommandList) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! Finding the repository: the path from `GIT_PROJECT_ROOT` + `PATH_INFO` (or
+//! `PATH_TRANSLATED`), aliased-path rejection, git's suffix tries, gitfiles,
+//! ownership (`safe.directory`) and `git-daemon-export-ok`.
+//!
+//! ```
+//! use git_http_backend_rs::repo::is_aliased;
+//! assert!(!is_aliased(b"/r.git/info/refs"));
+//! assert!(is_aliased(b"/r.git/../x/info/refs"));
+//! assert!(!is_aliased(b"/.../info/refs"));
+//! ```
+
+use crate::error::{HttpError, Result};
+use crate::request::Env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// git's `daemon_avoid_alias`: true if the path must be refused.
+pub fn is_aliased(p: &[u8]) -> bool {
+    match p.first() {
+        Some(b'/') | Some(b'~') => {}
+        _ => return true,
+    }
+    let mut after_slash = true;
+    let mut dots = 0;
+    for &ch in p[1..].iter().chain(std::iter::once(&0u8)) {
+        if after_slash {
+            match ch {
+                b'.' => dots += 1,
+                b'/' => {
+                    if dots < 3 {
+                        return true;
+                    }
+                    dots = 0;
+                }
+                0 => return dots > 0 && dots < 3,
+                _ => {
+                    after_slash = false;
+                    dots = 0;
+                }
+            }
+        } else if ch == 0 {
+            return false;
+        } else if ch == b'/' {
+            after_slash = true;
+            dots = 0;
+        }
+    }
+    false
+}
+
+/// The request path: `GIT_PROJECT_ROOT` joined with `PATH_INFO`, else
+/// `PATH_TRANSLATED` as is.
+pub fn request_path(env: &Env) -> Result<Vec<u8>> {
+    if let Some(root) = env.get_nonempty("GIT_PROJECT_ROOT") {
+        let info = env
+            .get_nonempty("PATH_INFO")
+            .ok_or_else(|| HttpError::die("GIT_PROJECT_ROOT is set but PATH_INFO is not"))?;
+        if is_aliased(info) {
+            return Err(HttpError::die(format!(
+                "'{}': aliased",
+                String::from_utf8_lossy(info)
+            )));
+        }
+        let mut path = root.to_vec();
+        if !path.ends_with(b"/") {
+            path.push(b'/');
+        }
+        path.extend_from_slice(info.strip_prefix(b"/").unwrap_or(info));
+        Ok(path)
+    } else if let Some(translated) = env.get_nonempty("PATH_TRANSLATED") {
+        Ok(translated.to_vec())
+    } else {
+        Err(HttpError::die(
+            "No GIT_PROJECT_ROOT or PATH_TRANSLATED from server",
+        ))
+    }
+}
+
+/// A repository that was found, is ours to serve, and may be exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    /// The git directory (absolute when the request path was).
+    pub git_dir: PathBuf,
+    /// The path as the request named it, for messages.
+    pub display: String,
+}
+
+fn os_path(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(crate::os::bytes_to_os(bytes))
+}
+
+fn validate_headref(path: &Path) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if meta.file_type().is_symlink() {
+        return fs::read_link(path)
+            .map(|t| crate::os::os_to_bytes(t.into_os_string()).starts_with(b"refs/"))
+            .unwrap_or(false);
+    }
+    let Ok(data) = fs::read(path) else {
+        return false;
+    };
+    let data = &data[..data.len().min(255)];
+    if let Some(rest) = data.strip_prefix(b"ref:") {
+        let rest = rest.trim_ascii_start();
+        if rest.starts_with(b"refs/") {
+            return true;
+        }
+    }
+    let hex_len = data.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    (hex_len == 40 || hex_len == 64) && data.get(hex_len).is_none_or(|c| c.is_ascii_whitespace())
+}
+
+fn common_dir(dir: &Path) -> PathBuf {
+    match fs::read(dir.join("commondir")) {
+        Ok(data) => {
+            let text = crate::os::bytes_to_os(data.trim_ascii_end());
+            let p = PathBuf::from(text);
+            if p.is_absolute() { p } else { dir.join(p) }
+        }
+        Err(_) => dir.to_path_buf(),
+    }
+}
+
+fn is_searchable_dir(path: &Path) -> bool {
+    fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false)
+}
+
+/// git's `is_git_directory`: a valid HEAD, an object directory and `refs`.
+pub fn is_git_directory(dir: &Path, env: &Env) -> bool {
+    if !validate_headref(&dir.join("HEAD")) {
+        return false;
+    }
+    let common = common_dir(dir);
+    let objects = match env.get_nonempty("GIT_OBJECT_DIRECTORY") {
+        Some(p) => os_path(p),
+        None => common.join("objects"),
+    };
+    is_searchable_dir(&objects) && is_searchable_dir(&common.join("refs"))
+}
+
+/// Reads a gitfile (`gitdir: <path>`); errors are git's, as internal errors.
+fn read_gitfile(file: &Path) -> Result<PathBuf> {
+    let shown = file.display();
+    let data =
+        fs::read(file).map_err(|e| HttpError::die(format!("error opening '{shown}': {e}")))?;
+    if data.len() > 1 << 20 {
+        return Err(HttpError::die(format!(
+            "too large to be a .git file: '{shown}'"
+        )));
+    }
+    let rest = data
+        .strip_prefix(b"gitdir: ")
+        .ok_or_else(|| HttpError::die(format!("invalid gitfile format: {shown}")))?;
+    let rest = rest.trim_ascii_end();
+    if rest.is_empty() {
+        return Err(HttpError::die(format!("no path in gitfile: {shown}")));
+    }
+    let target = os_path(rest);
+    let target = if target.is_absolute() {
+        target
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(target)
+    };
+    Ok(target)
+}
+
+fn owned_by_us(path: &Path, env: &Env) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = fs::metadata(path) else {
+            return false;
+        };
+        let mut euid = crate::os::effective_uid();
+        if euid == 0 {
+            if let Some(uid) = env.get_str("SUDO_UID").and_then(|s| s.parse().ok()) {
+                euid = uid;
+            }
+        }
+        meta.uid() == euid
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, env);
+        true
+    }
+}
+
+fn env_bool(env: &Env, name: &str) -> bool {
+    match env.get_str(name).map(|s| s.to_ascii_lowercase()) {
+        Some(v) => matches!(v.as_str(), "1" | "true" | "yes" | "on"),
+        None => false,
+    }
+}
+
+/// git's ownership rule: the repository must belong to us, or be listed by
+/// `safe.directory`; otherwise an internal error with git's message.
+fn check_ownership(found: &Path, gitfile_target: Option<&Path>, env: &Env) -> Result<()> {
+    let assume_other = env_bool(env, "GIT_TEST_ASSUME_DIFFERENT_OWNER");
+    let ours = !assume_other
+        && gitfile_target.is_none_or(|t| owned_by_us(t, env))
+        && owned_by_us(found, env);
+    if ours {
+        return Ok(());
+    }
+    let path = gitfile_target.unwrap_or(found);
+    let canonical = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if crate::config::is_safe_directory(&canonical, env) {
+        return Ok(());
+    }
+    Err(HttpError::die(format!(
+        "detected dubious ownership in repository at '{p}'\n\
+         To add an exception for this directory, call:\n\n\
+         \tgit config --global --add safe.directory '{p}'",
+        p = path.display()
+    )))
+}
+
+/// git's `enter_repo` (non-strict) on the repository part of the request path,
+/// followed by the export check.
+pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
+    let display = String::from_utf8_lossy(path).into_owned();
+    let not_found = || HttpError::not_found(format!("Not a git repository: '{display}'"));
+    let mut len = path.len();
+    while len > 1 && path[len - 1] == b'/' {
+        len -= 1;
+    }
+    if len >= 4096 {
+        return Err(not_found());
+    }
+    let base = &path[..len];
+    let mut found = None;
+    for suffix in ["/.git", "", ".git/.git", ".git"] {
+        let mut candidate = base.to_vec();
+        candidate.extend_from_slice(suffix.as_bytes());
+        let candidate = os_path(&candidate);
+        if let Ok(meta) = fs::metadata(&candidate) {
+            if meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)) {
+                found = Some((candidate, meta.is_file()));
+                break;
+            }
+        }
+    }
+    let (found, is_file) = found.ok_or_else(not_found)?;
+    let gitfile_target = if is_file {
+        let target = read_gitfile(&found)?;
+        if !is_git_directory(&target, env) {
+            return Err(HttpError::die(format!(
+                "not a git repository: {}",
+                target.display()
+            )));
+        }
+        Some(target)
+    } else {
+        None
+    };
+    check_ownership(&found, gitfile_target.as_deref(), env)?;
+    let git_dir = gitfile_target.unwrap_or(found);
+    if !is_git_directory(&git_dir, env) {
+        return Err(not_found());
+    }
+    if !env.contains("GIT_HTTP_EXPORT_ALL") && !git_dir.join("git-daemon-export-ok").exists() {
+        return Err(HttpError::not_found(format!(
+            "Repository not exported: '{display}'"
+        )));
+    }
+    Ok(Repo { git_dir, display })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_rules() {
+        for bad in [
+            &b""[..],
+            b"r.git",
+            b"//r",
+            b"/a//b",
+            b"/a/./b",
+            b"/a/../b",
+            b"/a/.",
+            b"/a/..",
+            b"/.",
+            b"/..",
+            b"~/../x",
+        ] {
+            assert!(is_aliased(bad), "{:?}", String::from_utf8_lossy(bad));
+        }
+        for good in [
+            &b"/"[..],
+            b"/a",
+            b"/a/...",
+            b"/.../b",
+            b"/a.b/c",
+            b"/.git",
+            b"~user/r",
+            b"/a/.hidden",
+        ] {
+            assert!(!is_aliased(good), "{:?}", String::from_utf8_lossy(good));
+        }
+    }
+
+    #[test]
+    fn request_path_rules() {
+        let env = Env::from_pairs([("GIT_PROJECT_ROOT", "/srv"), ("PATH_INFO", "/r.git/HEAD")]);
+        assert_eq!(request_path(&env).unwrap(), b"/srv/r.git/HEAD");
+        let env = Env::from_pairs([("GIT_PROJECT_ROOT", "/srv/"), ("PATH_INFO", "/r.git/HEAD")]);
+        assert_eq!(request_path(&env).unwrap(), b"/srv/r.git/HEAD");
+        let env = Env::from_pairs([("GIT_PROJECT_ROOT", "/srv")]);
+        assert_eq!(request_path(&env).unwrap_err().status, 500);
+        let env = Env::from_pairs([("PATH_TRANSLATED", "/x/y/HEAD")]);
+        assert_eq!(request_path(&env).unwrap(), b"/x/y/HEAD");
+        assert_eq!(request_path(&Env::new()).unwrap_err().status, 500);
+        let env = Env::from_pairs([("GIT_PROJECT_ROOT", "/srv"), ("PATH_INFO", "/a/../b")]);
+        assert_eq!(
+            request_path(&env).unwrap_err().log_line(),
+            "fatal: '/a/../b': aliased"
+        );
+    }
+}

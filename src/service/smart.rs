@@ -1,0 +1,138 @@
+//! Smart HTTP: the ref advertisement (`info/refs?service=`) and the RPC POSTs.
+
+use super::relay::{self, Input};
+use super::{Context, Service};
+use crate::body;
+use crate::child::GitChild;
+use crate::error::{HttpError, Result};
+use crate::pktline;
+use crate::policy;
+use crate::request::{Env, Head, Response};
+use std::io::{Cursor, Read};
+
+/// True if `GIT_PROTOCOL` asks for protocol v2 (an entry `version=2`, the highest
+/// version named wins, as in git's `determine_protocol_version_server`).
+pub fn is_v2(env: &Env) -> bool {
+    let Some(proto) = env.get("GIT_PROTOCOL") else {
+        return false;
+    };
+    let mut version = 0;
+    for item in proto.split(|&b| b == b':') {
+        if let Some(v) = item.strip_prefix(b"version=") {
+            let v = match v {
+                b"0" => 0,
+                b"1" => 1,
+                b"2" => 2,
+                _ => -1,
+            };
+            version = version.max(v);
+        }
+    }
+    version == 2
+}
+
+/// The environment git children get: the request's, with git-http-backend's
+/// committer defaults, and `GIT_DIR` as git-http-backend exports it.
+pub fn child_env(ctx: &Context) -> Env {
+    let mut env = ctx.env.clone();
+    let user = env
+        .get_nonempty("REMOTE_USER")
+        .unwrap_or(b"anonymous")
+        .to_vec();
+    let host = env
+        .get_nonempty("REMOTE_ADDR")
+        .unwrap_or(b"(none)")
+        .to_vec();
+    env.set_default("GIT_COMMITTER_NAME", &user);
+    let mut email = user;
+    email.extend_from_slice(b"@http.");
+    email.extend_from_slice(&host);
+    env.set_default("GIT_COMMITTER_EMAIL", email);
+    env.set("GIT_DIR", ".");
+    env
+}
+
+fn spawn(ctx: &Context, args: &[&str], stdin: bool) -> Result<GitChild> {
+    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin)
+        .map_err(|e| HttpError::die(e.to_string()))
+}
+
+/// `GET info/refs?service=git-<svc>`.
+pub fn advertise(ctx: &Context, resp: &mut Response<'_>, service_name: &[u8]) -> Result<i32> {
+    let svc = policy::select_service(ctx, service_name)?;
+    let head = Head::ok().nocache().header(
+        "Content-Type",
+        format!("application/x-git-{}-advertisement", svc.name),
+    );
+    let mut preamble = Vec::new();
+    if !is_v2(&ctx.env) {
+        preamble = pktline::encode(format!("# service=git-{}\n", svc.name).as_bytes());
+        preamble.extend_from_slice(pktline::FLUSH);
+    }
+    let child = spawn(ctx, &[svc.name, "--http-backend-info-refs", "."], false)?;
+    relay::run(child, None, resp, &head, &preamble, svc.name)
+}
+
+fn check_content_type(ctx: &Context, svc: &Service) -> Result<()> {
+    let expected = format!("application/x-git-{}-request", svc.name);
+    let actual = ctx.env.get("CONTENT_TYPE").unwrap_or_default();
+    if actual != expected.as_bytes() {
+        return Err(HttpError::unsupported_media_type(&expected, actual));
+    }
+    Ok(())
+}
+
+/// `POST git-<svc>`: checks, then the child with the request body.
+pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
+    let svc = policy::select_service(ctx, &ctx.arg)?;
+    check_content_type(ctx, svc)?;
+    let head = Head::ok().nocache().header(
+        "Content-Type",
+        format!("application/x-git-{}-result", svc.name),
+    );
+    let input = if svc.buffer_input {
+        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?;
+        let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
+            Box::new(body::Gunzip::new(Cursor::new(data)))
+        } else {
+            Box::new(Cursor::new(data))
+        };
+        Input {
+            prefix: Vec::new(),
+            rest,
+        }
+    } else {
+        let mut rest = body::decoded(&ctx.env, body)?;
+        let mut prefix = Vec::new();
+        if svc.name == "receive-pack" {
+            let limit = ctx.max_request_buffer.min(usize::MAX as u64) as usize;
+            let commands = pktline::read_command_list(&mut rest, limit);
+            policy::check_push(ctx, &commands)?;
+            prefix = commands.raw;
+        }
+        Input { prefix, rest }
+    };
+    let mut args = vec![svc.name];
+    if svc.stateless_rpc {
+        args.push("--stateless-rpc");
+    }
+    args.push(".");
+    let child = spawn(ctx, &args, true)?;
+    relay::run(child, Some(input), resp, &head, &[], svc.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_version() {
+        let v = |s: &str| is_v2(&Env::from_pairs([("GIT_PROTOCOL", s)]));
+        assert!(v("version=2"));
+        assert!(v("foo:version=2"));
+        assert!(v("version=1:version=2"));
+        assert!(!v("version=20"));
+        assert!(!v("version=1"));
+        assert!(!is_v2(&Env::new()));
+    }
+}

@@ -1,0 +1,1 @@
+//! FastCGI responder. STUB: filled in by the FastCGI work.
