@@ -1,15 +1,41 @@
 //! git-http-backend-rs: command line and mode selection.
+//!
+//! - `git-http-backend-rs serve [--listen ADDR] DIR`: plain-HTTP server (quick start).
+//! - `git-http-backend-rs --listen ADDR`: FastCGI server on that address.
+//! - no arguments: detect CGI or FastCGI from how the web server started us.
 
-use git_http_backend_rs::{logging, mode};
+use git_http_backend_rs::{logging, mode, transport};
+
+const USAGE: &str = "usage: git-http-backend-rs                  (CGI or FastCGI, detected)
+       git-http-backend-rs --listen ADDR     (FastCGI server: unix:/path or host:port)
+       git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
 
 fn main() {
     logging::init();
-    let code = match mode::detect() {
-        mode::Mode::Cgi => git_http_backend_rs::transport::cgi::run(),
-        mode::Mode::Usage => {
-            eprintln!("usage: git-http-backend-rs (run as CGI or FastCGI by a web server)");
-            2
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("serve") => transport::serve::main(&args[1..]),
+        Some("-h") | Some("--help") => {
+            println!("{USAGE}");
+            0
         }
+        Some("-V") | Some("--version") => {
+            println!("git-http-backend-rs {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => match mode::detect(&args) {
+            Ok(mode::Mode::Cgi) => transport::cgi::run(),
+            Ok(mode::Mode::FastCgi(listen)) => transport::fastcgi::main(listen),
+            Ok(mode::Mode::Usage) => {
+                eprintln!("{USAGE}");
+                2
+            }
+            Err(e) => {
+                log::error!("fatal: {e}");
+                eprintln!("{USAGE}");
+                2
+            }
+        },
     };
     std::process::exit(code);
 }

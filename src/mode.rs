@@ -1,22 +1,28 @@
 //! Deciding how this process was started: CGI, FastCGI, or neither.
-//! STUB: the FastCGI work completes detection (fd 0, LISTEN_FDS, Windows pipes).
+//! STUB: the FastCGI work completes detection (fd 0, LISTEN_FDS, `--listen`).
+
+/// Where a FastCGI server gets its connections. STUB.
+#[derive(Debug)]
+pub enum Listen {}
 
 /// How to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Mode {
     /// One CGI request from the environment and stdin.
     Cgi,
+    /// A FastCGI server.
+    FastCgi(Listen),
     /// Nothing to serve: print usage.
     Usage,
 }
 
-/// Detects the mode from the process state.
-pub fn detect() -> Mode {
+/// Detects the mode from the command line (`--listen`) and the process state.
+pub fn detect(_args: &[String]) -> anyhow::Result<Mode> {
     if std::env::var_os("GATEWAY_INTERFACE").is_some()
         || std::env::var_os("REQUEST_METHOD").is_some()
     {
-        Mode::Cgi
+        Ok(Mode::Cgi)
     } else {
-        Mode::Usage
+        Ok(Mode::Usage)
     }
 }
