@@ -1,10 +1,30 @@
-//! The `http.*` settings of a repository, read in-process as git reads them.
+//! The `http.*` settings of a repository and the `safe.directory` list, read
+//! in-process the way git reads them (spawning `git config` costs about a millisecond
+//! per request).
 //!
-//! STUB: filled in by the config work (gix-config).
+//! Sources, in git's order (the last value of a single-valued key wins):
+//! 1. system: `GIT_CONFIG_SYSTEM`, else the system file of the `git` we run
+//!    (`<prefix>/etc/gitconfig`, `/etc/gitconfig` for prefix `/usr`), unless
+//!    `GIT_CONFIG_NOSYSTEM` is true;
+//! 2. global: `GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` (or
+//!    `$HOME/.config/git/config`) and `$HOME/.gitconfig`;
+//! 3. repository: `<commondir>/config`, then `<git_dir>/config.worktree` if
+//!    `extensions.worktreeConfig` is on;
+//! 4. command line: `GIT_CONFIG_COUNT` + `GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>`,
+//!    then `GIT_CONFIG_PARAMETERS`.
+//!
+//! `include.path` and `includeIf` (`gitdir:`, `gitdir/i:`, `onbranch:`) are followed by
+//! `gix-config`. Every environment variable comes from the request's [`Env`], never
+//! from the process (one FastCGI process serves requests with different environments).
+//! `safe.directory` is read from the protected sources only (1, 2 and 4).
 
-use crate::error::Result;
+use crate::error::{HttpError, Result};
 use crate::request::Env;
-use std::path::Path;
+use bstr::{BStr, BString};
+use gix_config::file::{Metadata, includes, init};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// git-http-backend's settings for one repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +56,718 @@ impl Default for HttpConfig {
 /// Reads the settings for the repository whose git directory is `git_dir`, from the
 /// system, global and repository config files and the `GIT_CONFIG_*` variables of
 /// `env`. A malformed value is an internal error, as in git.
-pub fn load(_git_dir: &Path, _env: &Env) -> Result<HttpConfig> {
-    Ok(HttpConfig::default())
+pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
+    let file = read(Some(git_dir), env)?;
+    let mut last: [Option<(Option<Vec<u8>>, Option<PathBuf>)>; 5] = Default::default();
+    const KEYS: [&str; 5] = [
+        "getanyfile",
+        "uploadpack",
+        "receivepack",
+        "uploadarchive",
+        "maxrequestbuffer",
+    ];
+    if let Some(sections) = file.sections_by_name("http") {
+        for section in sections.filter(|s| s.header().subsection_name().is_none()) {
+            for (slot, key) in last.iter_mut().zip(KEYS) {
+                if let Some(value) = section.value_implicit(key) {
+                    *slot = Some((value.map(Vec::from), section.meta().path.clone()));
+                }
+            }
+        }
+    }
+    let boolean = |i: usize| -> Result<Option<bool>> {
+        match &last[i] {
+            None => Ok(None),
+            Some((value, _)) => {
+                config_bool(&format!("http.{}", KEYS[i]), value.as_deref()).map(Some)
+            }
+        }
+    };
+    // git's order: getanyfile, maxrequestbuffer, then the services.
+    let getanyfile = boolean(0)?.unwrap_or(true);
+    let max_request_buffer = match &last[4] {
+        None => None,
+        Some((value, origin)) => Some(config_ulong(
+            "http.maxrequestbuffer",
+            value.as_deref(),
+            origin.as_deref(),
+            git_dir,
+        )?),
+    };
+    Ok(HttpConfig {
+        getanyfile,
+        uploadpack: boolean(1)?,
+        receivepack: boolean(2)?,
+        uploadarchive: boolean(3)?,
+        max_request_buffer,
+    })
 }
 
 /// True if `git_dir` (already canonical) is listed by `safe.directory` in the
 /// protected config (system, global, command line) of `env`.
-pub fn is_safe_directory(_git_dir: &Path, _env: &Env) -> bool {
-    false
+///
+/// As git's `safe_directory_cb`: an empty value resets the list, `*` allows every
+/// directory, `~/` and `%(prefix)/` are expanded, a relative value other than `.` is
+/// ignored, the value is resolved like `realpath` (a missing last component is
+/// allowed, a missing directory above it skips the entry), and a value ending in
+/// `/*` allows everything below it.
+pub fn is_safe_directory(git_dir: &Path, env: &Env) -> bool {
+    let file = match read(None, env) {
+        Ok(file) => file,
+        Err(e) => {
+            log::error!("reading safe.directory: {}", e.message);
+            return false;
+        }
+    };
+    let target = crate::os::os_to_bytes(git_dir.as_os_str().to_owned());
+    let mut safe = false;
+    let Some(sections) = file.sections_by_name("safe") else {
+        return false;
+    };
+    let home = env.get("HOME").map(os_path);
+    let prefix = git_prefix(env);
+    for section in sections.filter(|s| s.header().subsection_name().is_none()) {
+        for value in section.values("directory") {
+            let value: &[u8] = value.as_ref();
+            if value.is_empty() {
+                safe = false;
+            } else if value == b"*" {
+                safe = true;
+            } else if let Some(allowed) = interpolate_path(value, home.as_deref(), &prefix) {
+                if !allowed.is_absolute() && value != b"." {
+                    log::warn!(
+                        "safe.directory '{}' not absolute",
+                        String::from_utf8_lossy(value)
+                    );
+                    continue;
+                }
+                let Some(normalized) = real_path(&allowed) else {
+                    continue;
+                };
+                let normalized = crate::os::os_to_bytes(normalized.into_os_string());
+                if let Some(stem) = normalized
+                    .strip_suffix(b"*")
+                    .filter(|_| normalized.ends_with(b"/*"))
+                {
+                    if target.starts_with(stem) {
+                        safe = true;
+                    }
+                } else if normalized == target {
+                    safe = true;
+                }
+            } else {
+                log::warn!(
+                    "safe.directory: failed to expand user dir in: '{}'",
+                    String::from_utf8_lossy(value)
+                );
+            }
+        }
+    }
+    safe
+}
+
+/// Which config files count.
+fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
+    let home = env.get("HOME").map(os_path);
+    let prefix = git_prefix(env);
+    let canonical_git_dir =
+        git_dir.map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    let commondir = git_dir.map(commondir);
+    let branch = match git_dir {
+        Some(d) => head_branch(d),
+        None => None,
+    };
+    let branch_ref = branch.as_ref().map(|b| b.as_ref());
+    let interpolate = gix_config::path::interpolate::Context {
+        git_install_dir: Some(prefix.as_path()),
+        home_dir: home.as_deref(),
+        home_for_user: Some(gix_config::path::interpolate::home_for_user),
+    };
+    let options = |ignore_io_errors| init::Options {
+        includes: includes::Options::follow(
+            interpolate,
+            includes::conditional::Context {
+                git_dir: canonical_git_dir.as_deref(),
+                branch_name: branch_ref,
+            },
+        ),
+        lossy: true,
+        ignore_io_errors,
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let mut protected = Vec::with_capacity(3);
+    if !env_bool(env, "GIT_CONFIG_NOSYSTEM")? {
+        let system = match env.get("GIT_CONFIG_SYSTEM") {
+            Some(p) => os_path(p),
+            None => system_config_for(&prefix),
+        };
+        protected.push(meta(system, gix_config::Source::System));
+    }
+    match env.get("GIT_CONFIG_GLOBAL") {
+        Some(p) => protected.push(meta(os_path(p), gix_config::Source::User)),
+        None => {
+            match env.get_nonempty("XDG_CONFIG_HOME") {
+                Some(x) => {
+                    protected.push(meta(os_path(x).join("git/config"), gix_config::Source::Git))
+                }
+                None => {
+                    if let Some(h) = env.get("HOME") {
+                        protected.push(meta(
+                            join_bytes(h, b"/.config/git/config"),
+                            gix_config::Source::Git,
+                        ));
+                    }
+                }
+            }
+            if let Some(h) = env.get("HOME") {
+                protected.push(meta(
+                    join_bytes(h, b"/.gitconfig"),
+                    gix_config::Source::User,
+                ));
+            }
+        }
+    }
+    // git skips unreadable (EACCES) system and global files; we skip any IO error there.
+    protected.retain(|m| m.path.as_ref().is_some_and(|p| !p.as_os_str().is_empty()));
+    let mut file = gix_config::File::from_paths_metadata_buf(
+        &mut protected.into_iter(),
+        &mut buf,
+        false,
+        options(true),
+    )
+    .map_err(|e| config_error("reading the system and global config", e))?
+    .unwrap_or_default();
+
+    if let (Some(git_dir), Some(commondir)) = (git_dir, commondir) {
+        let repo = gix_config::File::from_paths_metadata_buf(
+            &mut std::iter::once(meta(commondir.join("config"), gix_config::Source::Local)),
+            &mut buf,
+            false,
+            options(false),
+        )
+        .map_err(|e| config_error("reading the repository config", e))?;
+        if let Some(repo) = repo {
+            let worktree_config = match repo.string_implicit("extensions.worktreeConfig") {
+                Some(v) => config_bool(
+                    "extensions.worktreeconfig",
+                    v.as_deref().map(|v| v.as_ref()),
+                )?,
+                None => false,
+            };
+            file.append(repo)
+                .map_err(|e| config_error("reading the repository config", e))?;
+            if worktree_config {
+                let wt = gix_config::File::from_paths_metadata_buf(
+                    &mut std::iter::once(meta(
+                        git_dir.join("config.worktree"),
+                        gix_config::Source::Worktree,
+                    )),
+                    &mut buf,
+                    false,
+                    options(false),
+                )
+                .map_err(|e| config_error("reading the worktree config", e))?;
+                if let Some(wt) = wt {
+                    file.append(wt)
+                        .map_err(|e| config_error("reading the worktree config", e))?;
+                }
+            }
+        }
+    }
+
+    let pairs = command_line_pairs(env)
+        .map_err(|e| HttpError::die(format!("{e}\nunable to parse command-line config")))?;
+    if !pairs.is_empty() {
+        let mut cli = gix_config::File::new(Metadata::from(gix_config::Source::Cli));
+        for (key, value) in &pairs {
+            let (section, subsection, name) = split_key(key);
+            let mut s = cli
+                .new_section(section.to_owned(), subsection.map(BString::from))
+                .map_err(|e| config_error("parsing the command-line config", e))?;
+            s.push(name, value.as_deref().map(BStr::new))
+                .map_err(|e| config_error("parsing the command-line config", e))?;
+        }
+        cli.resolve_includes(options(false))
+            .map_err(|e| config_error("following includes of the command-line config", e))?;
+        file.append(cli)
+            .map_err(|e| config_error("parsing the command-line config", e))?;
+    }
+    Ok(file)
+}
+
+fn meta(path: PathBuf, source: gix_config::Source) -> Metadata {
+    Metadata::from(source).at(path)
+}
+
+fn config_error(what: &str, e: impl std::fmt::Display) -> HttpError {
+    let e = HttpError::die(format!("{what}: {e}"));
+    log::error!("{}", e.message);
+    e
+}
+
+fn os_path(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(crate::os::bytes_to_os(bytes))
+}
+
+fn join_bytes(a: &[u8], b: &[u8]) -> PathBuf {
+    let mut v = a.to_vec();
+    v.extend_from_slice(b);
+    os_path(&v)
+}
+
+/// `<git_dir>/commondir` names the main repository's git directory of a linked
+/// worktree; the repository config lives there.
+fn commondir(git_dir: &Path) -> PathBuf {
+    match std::fs::read(git_dir.join("commondir")) {
+        Ok(data) => {
+            let data = data.strip_suffix(b"\n").unwrap_or(&data);
+            let data = data.strip_suffix(b"\r").unwrap_or(data);
+            if data.is_empty() {
+                return git_dir.to_path_buf();
+            }
+            let p = os_path(data);
+            if p.is_absolute() { p } else { git_dir.join(p) }
+        }
+        Err(_) => git_dir.to_path_buf(),
+    }
+}
+
+/// The branch `HEAD` points to, for `includeIf "onbranch:..."` (files backend only).
+fn head_branch(git_dir: &Path) -> Option<gix_ref::FullName> {
+    let data = std::fs::read(git_dir.join("HEAD")).ok()?;
+    let target = data.strip_prefix(b"ref:")?.trim_ascii();
+    if !target.starts_with(b"refs/heads/") {
+        return None;
+    }
+    gix_ref::FullName::try_from(BString::from(target)).ok()
+}
+
+/// `git_env_bool(name, 0)`: a bad value is fatal, as in git.
+fn env_bool(env: &Env, name: &str) -> Result<bool> {
+    match env.get(name) {
+        None => Ok(false),
+        Some(v) => parse_maybe_bool(Some(v)).ok_or_else(|| {
+            HttpError::die(format!(
+                "bad boolean environment value '{}' for '{name}'",
+                String::from_utf8_lossy(v)
+            ))
+        }),
+    }
+}
+
+/// git's `git_parse_maybe_bool`: `None` (a key without `=`) is true, the empty string
+/// false, the words true/yes/on and false/no/off in any case, else an `int` (with a
+/// unit) that is true if not zero.
+fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
+    let Some(value) = value else {
+        return Some(true);
+    };
+    if value.is_empty() {
+        return Some(false);
+    }
+    for word in ["true", "yes", "on"] {
+        if value.eq_ignore_ascii_case(word.as_bytes()) {
+            return Some(true);
+        }
+    }
+    for word in ["false", "no", "off"] {
+        if value.eq_ignore_ascii_case(word.as_bytes()) {
+            return Some(false);
+        }
+    }
+    // git_parse_int: a signed number in [-INT_MAX, INT_MAX].
+    let n = crate::gitnum::parse_signed(std::str::from_utf8(value).ok()?)?;
+    (n.unsigned_abs() <= i32::MAX as u64).then_some(n != 0)
+}
+
+/// git's `git_config_bool`, with its message for a bad value.
+fn config_bool(key: &str, value: Option<&[u8]>) -> Result<bool> {
+    parse_maybe_bool(value).ok_or_else(|| {
+        HttpError::die(format!(
+            "bad boolean config value '{}' for '{key}'",
+            String::from_utf8_lossy(value.unwrap_or_default())
+        ))
+    })
+}
+
+/// git's `git_config_ulong`, with `die_bad_number`'s message for a bad value (the file
+/// is named relative to the git directory, as git does after `chdir` into it).
+fn config_ulong(
+    key: &str,
+    value: Option<&[u8]>,
+    origin: Option<&Path>,
+    git_dir: &Path,
+) -> Result<u64> {
+    let text = String::from_utf8_lossy(value.unwrap_or_default());
+    if let Some(n) = value
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(crate::gitnum::parse_unsigned)
+    {
+        return Ok(n);
+    }
+    let kind = if value.is_some() && is_out_of_range(&text) {
+        "out of range"
+    } else {
+        "invalid unit"
+    };
+    Err(HttpError::die(match origin {
+        Some(path) => {
+            let shown = path.strip_prefix(git_dir).unwrap_or(path);
+            format!(
+                "bad numeric config value '{text}' for '{key}' in file {}: {kind}",
+                shown.display()
+            )
+        }
+        None => format!("bad numeric config value '{text}' for '{key}': {kind}"),
+    }))
+}
+
+/// For a value `git_parse_unsigned` refused: true if it failed with `ERANGE` (the
+/// number or the number times its unit does not fit), false for `EINVAL`.
+fn is_out_of_range(s: &str) -> bool {
+    if s.is_empty() || s.contains('-') {
+        return false;
+    }
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (radix, digits) = if (t.starts_with("0x") || t.starts_with("0X"))
+        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
+        (16, &t[2..])
+    } else if t.starts_with('0') {
+        (8, t)
+    } else {
+        (10, t)
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    if end == 0 {
+        return false;
+    }
+    match u64::from_str_radix(&digits[..end], radix) {
+        Err(_) => true, // strtoumax overflowed
+        Ok(_) => matches!(&digits[end..], "" | "k" | "K" | "m" | "M" | "g" | "G"),
+    }
+}
+
+/// git's `git_config_parse_key` for command-line keys: a section, a variable name
+/// starting with a letter, only letters, digits and `-` outside the subsection.
+fn validate_key(key: &[u8]) -> std::result::Result<String, String> {
+    let shown = String::from_utf8_lossy(key);
+    let Some(last_dot) = key.iter().rposition(|&b| b == b'.').filter(|&i| i > 0) else {
+        return Err(format!("key does not contain a section: {shown}"));
+    };
+    if last_dot + 1 == key.len() {
+        return Err(format!("key does not contain variable name: {shown}"));
+    }
+    let first_dot = key.iter().position(|&b| b == b'.').unwrap_or(last_dot);
+    let keychar = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
+    if !key[..first_dot].iter().all(|&c| keychar(c))
+        || !key[last_dot + 1..].iter().all(|&c| keychar(c))
+        || !key[last_dot + 1].is_ascii_alphabetic()
+    {
+        return Err(format!("invalid key: {shown}"));
+    }
+    if key[first_dot..last_dot].contains(&b'\n') {
+        return Err(format!("invalid key (newline): {shown}"));
+    }
+    let mut out = key.to_vec();
+    out[..first_dot].make_ascii_lowercase();
+    out[last_dot + 1..].make_ascii_lowercase();
+    String::from_utf8(out).map_err(|_| format!("invalid key: {shown}"))
+}
+
+/// Splits a validated key into section, subsection and variable name.
+fn split_key(key: &str) -> (&str, Option<&str>, &str) {
+    let first = key.find('.').expect("validated key has a dot");
+    let last = key.rfind('.').expect("validated key has a dot");
+    let sub = (first != last).then(|| &key[first + 1..last]);
+    (&key[..first], sub, &key[last + 1..])
+}
+
+type Pairs = Vec<(String, Option<Vec<u8>>)>;
+
+/// The command-line config of `env` in git's order: `GIT_CONFIG_COUNT` pairs, then
+/// `GIT_CONFIG_PARAMETERS`.
+fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
+    let mut pairs = Vec::new();
+    if let Some(count) = env.get("GIT_CONFIG_COUNT") {
+        let text = String::from_utf8_lossy(count);
+        let t = text.trim_start();
+        let t = t.strip_prefix('+').unwrap_or(t);
+        let count: u64 = if t.is_empty() {
+            0
+        } else if t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse().unwrap_or(u64::MAX)
+        } else if let Some(neg) = t
+            .strip_prefix('-')
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            // strtoul negates: anything but -0 is huge.
+            if neg.bytes().all(|b| b == b'0') {
+                0
+            } else {
+                u64::MAX
+            }
+        } else {
+            return Err("bogus count in GIT_CONFIG_COUNT".into());
+        };
+        if count > i32::MAX as u64 {
+            return Err("too many entries in GIT_CONFIG_COUNT".into());
+        }
+        for i in 0..count {
+            let key = env
+                .get(&format!("GIT_CONFIG_KEY_{i}"))
+                .ok_or_else(|| format!("missing config key GIT_CONFIG_KEY_{i}"))?;
+            let value = env
+                .get(&format!("GIT_CONFIG_VALUE_{i}"))
+                .ok_or_else(|| format!("missing config value GIT_CONFIG_VALUE_{i}"))?;
+            pairs.push((parse_pair_key(key)?, Some(value.to_vec())));
+        }
+    }
+    if let Some(params) = env.get("GIT_CONFIG_PARAMETERS") {
+        parse_parameters(params, &mut pairs)?;
+    }
+    Ok(pairs)
+}
+
+fn parse_pair_key(key: &[u8]) -> std::result::Result<String, String> {
+    if key.is_empty() {
+        return Err("empty config key".into());
+    }
+    validate_key(key)
+}
+
+/// git's `sq_dequote_step`: one single-quoted word at the start of `s`; returns the
+/// word and the rest (None: the input ended right after the word).
+fn sq_dequote_step(s: &[u8]) -> Option<(Vec<u8>, Option<&[u8]>)> {
+    if s.first() != Some(&b'\'') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    loop {
+        let c = *s.get(i)?;
+        if c != b'\'' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        match s.get(i) {
+            None => return Some((out, None)),
+            Some(b'\\')
+                if matches!(s.get(i + 1), Some(b'\'' | b'!')) && s.get(i + 2) == Some(&b'\'') =>
+            {
+                out.push(s[i + 1]);
+                i += 3;
+            }
+            Some(_) => return Some((out, Some(&s[i..]))),
+        }
+    }
+}
+
+/// git's `parse_config_env_list` for `GIT_CONFIG_PARAMETERS`: `'key'='value'`,
+/// `'key'=` (no value: true) and old-style `'key=value'` entries.
+fn parse_parameters(mut cur: &[u8], pairs: &mut Pairs) -> std::result::Result<(), String> {
+    let bogus = || "bogus format in GIT_CONFIG_PARAMETERS".to_string();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c');
+    while !cur.is_empty() {
+        let (key, rest) = sq_dequote_step(cur).ok_or_else(bogus)?;
+        let rest = match rest {
+            None => {
+                pairs.push(old_style_parameter(&key)?);
+                break;
+            }
+            Some(r) if is_space(r[0]) => {
+                pairs.push(old_style_parameter(&key)?);
+                r
+            }
+            Some(r) if r[0] == b'=' => {
+                let r = &r[1..];
+                match r.first() {
+                    Some(b'\'') => {
+                        let (value, rest) = sq_dequote_step(r).ok_or_else(bogus)?;
+                        if rest.is_some_and(|r| !is_space(r[0])) {
+                            return Err(bogus());
+                        }
+                        pairs.push((parse_pair_key(&key)?, Some(value)));
+                        rest.unwrap_or_default()
+                    }
+                    None => {
+                        pairs.push((parse_pair_key(&key)?, None));
+                        r
+                    }
+                    Some(&c) if is_space(c) => {
+                        pairs.push((parse_pair_key(&key)?, None));
+                        r
+                    }
+                    Some(_) => return Err(bogus()),
+                }
+            }
+            Some(_) => return Err(bogus()),
+        };
+        let skip = rest.iter().take_while(|&&b| is_space(b)).count();
+        cur = &rest[skip..];
+    }
+    Ok(())
+}
+
+/// git's `git_config_parse_parameter`: `key=value` (split at the first `=`), or a
+/// bare `key` (true).
+fn old_style_parameter(text: &[u8]) -> std::result::Result<(String, Option<Vec<u8>>), String> {
+    let (key, value) = match text.iter().position(|&b| b == b'=') {
+        Some(i) => (&text[..i], Some(text[i + 1..].to_vec())),
+        None => (text, None),
+    };
+    let key = key.trim_ascii();
+    if key.is_empty() {
+        return Err(format!(
+            "bogus config parameter: {}",
+            String::from_utf8_lossy(text)
+        ));
+    }
+    Ok((parse_pair_key(key)?, value))
+}
+
+/// `~/`, `~user/` and `%(prefix)/` expansion as git's `interpolate_path`.
+fn interpolate_path(value: &[u8], home: Option<&Path>, prefix: &Path) -> Option<PathBuf> {
+    if let Some(rest) = value.strip_prefix(b"%(prefix)/") {
+        return Some(prefix.join(os_path(rest)));
+    }
+    let Some(rest) = value.strip_prefix(b"~") else {
+        return Some(os_path(value));
+    };
+    let slash = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let (user, tail) = rest.split_at(slash);
+    let mut home = if user.is_empty() {
+        crate::os::os_to_bytes(home?.as_os_str().to_owned())
+    } else {
+        let dir = gix_config::path::interpolate::home_for_user(std::str::from_utf8(user).ok()?)?;
+        crate::os::os_to_bytes(dir.into_os_string())
+    };
+    home.extend_from_slice(tail);
+    Some(os_path(&home))
+}
+
+/// git's `strbuf_realpath` (not dying): resolves symlinks, `.` and `..`; the last
+/// component may be missing, any other missing component is a failure.
+fn real_path(path: &Path) -> Option<PathBuf> {
+    let mut resolved = if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().ok()?
+    };
+    let mut remaining: Vec<std::ffi::OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut links = 0;
+    while let Some(next) = remaining.pop() {
+        if next == ".." {
+            resolved.pop();
+            continue;
+        }
+        resolved.push(&next);
+        match std::fs::symlink_metadata(&resolved) {
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::NotFound || !remaining.is_empty() {
+                    return None;
+                }
+            }
+            Ok(meta) if meta.file_type().is_symlink() => {
+                links += 1;
+                if links > 32 {
+                    return None;
+                }
+                let target = std::fs::read_link(&resolved).ok()?;
+                resolved.pop();
+                if target.is_absolute() {
+                    resolved = PathBuf::from("/");
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => remaining.push(n.to_owned()),
+                        Component::ParentDir => remaining.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    Some(resolved)
+}
+
+/// `<prefix>/etc/gitconfig`, or `/etc/gitconfig` for prefix `/usr` (git's Makefile).
+fn system_config_for(prefix: &Path) -> PathBuf {
+    if prefix == Path::new("/usr") || prefix == Path::new("/") {
+        PathBuf::from("/etc/gitconfig")
+    } else {
+        prefix.join("etc/gitconfig")
+    }
+}
+
+/// The install prefix of the `git` we run (`GIT_HTTP_BACKEND_GIT`, else `git` on
+/// `env`'s PATH): `<prefix>` of `<prefix>/bin/git`, `/usr` if not found. Cached per
+/// (program, PATH): it costs a few `stat`s.
+fn git_prefix(env: &Env) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<(Vec<u8>, Vec<u8>), PathBuf>>> = OnceLock::new();
+    let program = env
+        .get_nonempty("GIT_HTTP_BACKEND_GIT")
+        .unwrap_or(b"git")
+        .to_vec();
+    let path_var = env.get("PATH").unwrap_or_default().to_vec();
+    let key = (program, path_var);
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(p) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return p;
+    }
+    let prefix = find_program(&key.0, &key.1)
+        .and_then(|git| {
+            let bin = git.parent()?;
+            (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
+        })
+        .unwrap_or_else(|| PathBuf::from("/usr"));
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 64 {
+            c.clear();
+        }
+        c.insert(key, prefix.clone());
+    }
+    prefix
+}
+
+/// Where `execvp` would find `program` on `path_var`.
+fn find_program(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
+    if program.contains(&b'/') {
+        return Some(os_path(program));
+    }
+    for dir in path_var.split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+        let candidate = os_path(dir).join(os_path(program));
+        if is_executable(&candidate) {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+fn is_executable(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        Ok(m) => m.is_file(),
+        Err(_) => false,
+    }
 }
