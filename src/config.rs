@@ -771,3 +771,682 @@ fn is_executable(p: &Path) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every case is checked against git itself (`git config`, git's ownership check,
+    //! the stock `git-http-backend`) run with the same environment.
+    use super::*;
+    use std::process::Command;
+
+    const HTTP_BOOLS: [&str; 4] = [
+        "http.getanyfile",
+        "http.uploadpack",
+        "http.receivepack",
+        "http.uploadarchive",
+    ];
+
+    struct Fx {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+        home: PathBuf,
+        git_dir: PathBuf,
+    }
+
+    impl Fx {
+        fn new() -> Fx {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let root = std::fs::canonicalize(tmp.path()).expect("canonical tempdir");
+            let home = root.join("home");
+            std::fs::create_dir(&home).expect("mkdir home");
+            let git_dir = root.join("r.git");
+            let fx = Fx {
+                _tmp: tmp,
+                root,
+                home,
+                git_dir,
+            };
+            let out = fx
+                .git(&fx.env(&[]), &["init", "-q", "--bare", "r.git"])
+                .current_dir(&fx.root)
+                .output()
+                .expect("git init runs");
+            assert!(out.status.success(), "git init: {out:?}");
+            fx
+        }
+
+        /// PATH, HOME and no system file, then `extra` ("NAME" alone removes NAME).
+        fn env(&self, extra: &[(&str, &str)]) -> Env {
+            let mut env = Env::new();
+            env.set(
+                "PATH",
+                std::env::var_os("PATH")
+                    .expect("PATH is set")
+                    .as_encoded_bytes(),
+            );
+            env.set("HOME", self.home.as_os_str().as_encoded_bytes());
+            env.set("GIT_CONFIG_NOSYSTEM", "1");
+            for (k, v) in extra {
+                if v.is_empty() && k.starts_with('-') {
+                    env.remove(&k[1..]);
+                } else {
+                    env.set(k, v);
+                }
+            }
+            env
+        }
+
+        fn git(&self, env: &Env, args: &[&str]) -> Command {
+            let mut cmd = Command::new("git");
+            cmd.env_clear();
+            for (k, v) in env.iter() {
+                cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
+            }
+            cmd.args(args);
+            cmd
+        }
+
+        fn write(&self, rel: &str, text: &str) -> PathBuf {
+            let p = self.root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, text).expect("write config");
+            p
+        }
+
+        fn repo_config(&self, text: &str) {
+            let p = self.git_dir.join("config");
+            let mut old = std::fs::read_to_string(&p).expect("read repo config");
+            old.push_str(text);
+            std::fs::write(&p, old).expect("write repo config");
+        }
+
+        /// `git config --type=<ty> --get <key>` for the repository: Ok(None) if unset,
+        /// Err(message) if git dies.
+        fn git_get(
+            &self,
+            env: &Env,
+            ty: &str,
+            key: &str,
+        ) -> std::result::Result<Option<String>, String> {
+            let mut env = env.clone();
+            env.set("GIT_DIR", self.git_dir.as_os_str().as_encoded_bytes());
+            let out = self
+                .git(&env, &["config", &format!("--type={ty}"), "--get", key])
+                .current_dir(&self.root)
+                .output()
+                .expect("git config runs");
+            match out.status.code() {
+                Some(0) => Ok(Some(
+                    String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+                )),
+                Some(1) => Ok(None),
+                _ => {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    let last = err.lines().last().unwrap_or_default();
+                    Err(last.strip_prefix("fatal: ").unwrap_or(last).to_string())
+                }
+            }
+        }
+
+        /// Asserts that `load` agrees with `git config` on every key.
+        fn assert_same(&self, env: &Env) -> HttpConfig {
+            let ours = load(&self.git_dir, env);
+            let mut git = Vec::new();
+            for key in HTTP_BOOLS {
+                git.push(
+                    self.git_get(env, "bool", key)
+                        .map(|v| v.map(|v| v == "true")),
+                );
+            }
+            let max = self
+                .git_get(env, "int", "http.maxrequestbuffer")
+                .map(|v| v.map(|v| v.parse::<u64>().expect("git prints a number")));
+            // git's order of evaluation: getanyfile, maxrequestbuffer, the services.
+            let first_err = git[0]
+                .clone()
+                .err()
+                .or_else(|| max.clone().err())
+                .or_else(|| git.iter().find_map(|g| g.clone().err()));
+            match (ours, first_err) {
+                (Ok(c), None) => {
+                    assert_eq!(c.getanyfile, git[0].clone().unwrap().unwrap_or(true));
+                    assert_eq!(c.uploadpack, git[1].clone().unwrap());
+                    assert_eq!(c.receivepack, git[2].clone().unwrap());
+                    assert_eq!(c.uploadarchive, git[3].clone().unwrap());
+                    assert_eq!(c.max_request_buffer, max.unwrap());
+                    c
+                }
+                (Err(e), Some(g)) => {
+                    assert_eq!(e.status, 500);
+                    if g.starts_with("bad numeric") {
+                        // git config names the file by its absolute path.
+                        let head = g.split(" in file").next().unwrap();
+                        assert!(
+                            e.message.starts_with(head.trim_end_matches(|c| c != '\'')),
+                            "{e:?} vs {g}"
+                        );
+                        assert_eq!(e.message.rsplit(": ").next(), g.rsplit(": ").next());
+                    } else {
+                        assert_eq!(e.message, g);
+                    }
+                    HttpConfig::default()
+                }
+                (ours, git) => panic!("ours {ours:?}, git {git:?}"),
+            }
+        }
+    }
+
+    /// True if the stock git-http-backend serves the receive-pack advertisement.
+    fn stock_advertises(fx: &Fx, env: &Env) -> bool {
+        let (stdout, _) = stock(fx, env);
+        stdout.contains("Content-Type: application/x-git-receive-pack-advertisement")
+    }
+
+    /// The last line the stock git-http-backend logs for an info/refs request.
+    fn stock_error(fx: &Fx, env: &Env) -> String {
+        let (stdout, stderr) = stock(fx, env);
+        assert!(stdout.starts_with("Status: 500"), "{stdout}");
+        stderr.lines().last().unwrap_or_default().to_string()
+    }
+
+    /// Runs the stock git-http-backend for `GET /r.git/info/refs?service=git-receive-pack`.
+    fn stock(fx: &Fx, env: &Env) -> (String, String) {
+        let exec = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let exec = String::from_utf8_lossy(&exec.stdout).trim().to_string();
+        let mut env = env.clone();
+        for (k, v) in [
+            ("GIT_PROJECT_ROOT", fx.root.to_str().unwrap()),
+            ("GIT_HTTP_EXPORT_ALL", "1"),
+            ("REQUEST_METHOD", "GET"),
+            ("PATH_INFO", "/r.git/info/refs"),
+            ("QUERY_STRING", "service=git-receive-pack"),
+        ] {
+            env.set(k, v);
+        }
+        let out = Command::new(format!("{exec}/git-http-backend"))
+            .env_clear()
+            .envs(
+                env.iter()
+                    .map(|(k, v)| (crate::os::bytes_to_os(k), crate::os::bytes_to_os(v))),
+            )
+            .output()
+            .expect("stock git-http-backend runs");
+        (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    #[test]
+    fn precedence_system_global_repo_command_line() {
+        let fx = Fx::new();
+        let system = fx.write(
+            "system",
+            "[http]\n\tgetanyfile = false\n\tuploadpack = false\n\treceivepack = false\n\tuploadarchive = false\n\tmaxrequestbuffer = 1k\n",
+        );
+        fx.write("home/.config/git/config", "[http]\n\tuploadpack = true\n\treceivepack = true\n\tuploadarchive = true\n\tmaxrequestbuffer = 2k\n");
+        fx.write(
+            "home/.gitconfig",
+            "[HTTP]\n\tReceivePack = false\n\tuploadarchive = true\n\tmaxrequestbuffer = 3k\n",
+        );
+        fx.repo_config("[http]\n\tuploadarchive = false\n\tmaxRequestBuffer = 4k\n");
+        let sys = system.to_str().unwrap();
+        let base = [("-GIT_CONFIG_NOSYSTEM", ""), ("GIT_CONFIG_SYSTEM", sys)];
+        let c = fx.assert_same(&fx.env(&base));
+        assert_eq!(
+            c,
+            HttpConfig {
+                getanyfile: false,
+                uploadpack: Some(true),
+                receivepack: Some(false),
+                uploadarchive: Some(false),
+                max_request_buffer: Some(4096),
+            }
+        );
+        // Command line beats the repository; GIT_CONFIG_PARAMETERS beats GIT_CONFIG_COUNT.
+        let mut with_cli = base.to_vec();
+        with_cli.extend([
+            ("GIT_CONFIG_COUNT", "2"),
+            ("GIT_CONFIG_KEY_0", "http.maxrequestbuffer"),
+            ("GIT_CONFIG_VALUE_0", "5k"),
+            ("GIT_CONFIG_KEY_1", "Http.UploadArchive"),
+            ("GIT_CONFIG_VALUE_1", "yes"),
+            ("GIT_CONFIG_PARAMETERS", "'http.maxrequestbuffer'='6k'"),
+        ]);
+        let c = fx.assert_same(&fx.env(&with_cli));
+        assert_eq!(
+            (c.uploadarchive, c.max_request_buffer),
+            (Some(true), Some(6144))
+        );
+        // GIT_CONFIG_NOSYSTEM wins over GIT_CONFIG_SYSTEM.
+        let mut nosys = base.to_vec();
+        nosys.push(("GIT_CONFIG_NOSYSTEM", "true"));
+        assert!(fx.assert_same(&fx.env(&nosys)).getanyfile);
+        // XDG_CONFIG_HOME replaces ~/.config; GIT_CONFIG_GLOBAL replaces both files.
+        fx.write("xdg/git/config", "[http]\n\tgetanyfile = off\n");
+        let xdg = fx.root.join("xdg");
+        assert!(
+            !fx.assert_same(&fx.env(&[("XDG_CONFIG_HOME", xdg.to_str().unwrap())]))
+                .getanyfile
+        );
+        let only = fx.write("only", "[http]\n\tuploadpack = 0\n");
+        let c = fx.assert_same(&fx.env(&[("GIT_CONFIG_GLOBAL", only.to_str().unwrap())]));
+        assert_eq!((c.uploadpack, c.receivepack), (Some(false), None));
+        for global in ["", "/dev/null"] {
+            assert_eq!(
+                fx.assert_same(&fx.env(&[("GIT_CONFIG_GLOBAL", global)]))
+                    .receivepack,
+                None
+            );
+        }
+        // No HOME (Apache gives CGIs none): no global files at all.
+        assert_eq!(fx.assert_same(&fx.env(&[("-HOME", "")])).uploadpack, None);
+    }
+
+    #[test]
+    fn includes_and_include_if() {
+        let fx = Fx::new();
+        let gd = fx.git_dir.to_str().unwrap().to_string();
+        fx.write("r.git/inc1", "[http]\n\tuploadpack = false\n");
+        fx.write("home/inc2", "[http]\n\treceivepack = true\n");
+        fx.write("gd", "[http]\n\tuploadarchive = true\n");
+        fx.write("gdi", "[http]\n\tmaxrequestbuffer = 7m\n");
+        fx.write("nomatch", "[http]\n\tgetanyfile = false\n");
+        fx.write("home/.gitconfig", "[include]\n\tpath = ~/inc2\n");
+        fx.repo_config(&format!(
+            "[include]\n\tpath = inc1\n\tpath = missing-is-fine\n\
+             [includeIf \"gitdir:{gd}\"]\n\tpath = ../gd\n\
+             [includeIf \"gitdir/i:{upper}/\"]\n\tpath = ../gdi\n\
+             [includeIf \"gitdir:/nowhere/\"]\n\tpath = ../nomatch\n\
+             [includeIf \"gitdir:{gd}x\"]\n\tpath = ../nomatch\n\
+             [http]\n\treceivepack = false\n",
+            upper = fx.root.to_str().unwrap().to_uppercase()
+        ));
+        let c = fx.assert_same(&fx.env(&[]));
+        assert_eq!(
+            c,
+            HttpConfig {
+                getanyfile: true,
+                uploadpack: Some(false),
+                receivepack: Some(false),
+                uploadarchive: Some(true),
+                max_request_buffer: Some(7 << 20),
+            }
+        );
+        // An include's values sit where the include is: a later repo value still wins,
+        // a later include beats an earlier value.
+        fx.repo_config("[include]\n\tpath = ../home/inc2\n");
+        assert_eq!(fx.assert_same(&fx.env(&[])).receivepack, Some(true));
+        // Includes from the command line (absolute paths).
+        let cli = fx.write("cli", "[http]\n\tgetanyfile = no\n");
+        let params = format!("'include.path'='{}'", cli.display());
+        assert!(
+            !fx.assert_same(&fx.env(&[("GIT_CONFIG_PARAMETERS", &params)]))
+                .getanyfile
+        );
+        // onbranch: HEAD of a fresh bare repository is refs/heads/<default>.
+        let head = std::fs::read_to_string(fx.git_dir.join("HEAD")).unwrap();
+        let branch = head.trim().rsplit('/').next().unwrap().to_string();
+        fx.write("ob", "[http]\n\tuploadarchive = false\n");
+        fx.repo_config(&format!(
+            "[includeIf \"onbranch:{branch}\"]\n\tpath = ../ob\n"
+        ));
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(false));
+    }
+
+    #[test]
+    fn booleans_in_every_spelling() {
+        let fx = Fx::new();
+        let spellings = [
+            "= true",
+            "= TRUE",
+            "= Yes",
+            "= on",
+            "= 1",
+            "= 2",
+            "= -1",
+            "= 1k",
+            "= 0x10",
+            "",
+            "= false",
+            "= No",
+            "= OFF",
+            "= 0",
+            "= 00",
+            "=",
+            "= \"\"",
+            "= \"true\"",
+            "= 0k",
+            "= 2147483647",
+            "= -2147483647",
+        ];
+        for s in spellings {
+            std::fs::write(
+                fx.git_dir.join("config"),
+                format!("[http]\n\tuploadpack {s}\n"),
+            )
+            .unwrap();
+            let c = fx.assert_same(&fx.env(&[]));
+            assert!(c.uploadpack.is_some(), "{s}");
+        }
+        for bad in [
+            "= maybe",
+            "= 2147483648",
+            "= -2147483648",
+            "= 1x",
+            "= truee",
+            "= 1.0",
+        ] {
+            std::fs::write(
+                fx.git_dir.join("config"),
+                format!("[http]\n\tgetanyfile {bad}\n"),
+            )
+            .unwrap();
+            let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
+            assert_eq!(e.status, 500);
+            fx.assert_same(&fx.env(&[]));
+            assert_eq!(
+                format!("fatal: {}", e.message),
+                stock_error(&fx, &fx.env(&[]))
+            );
+        }
+        // A bad value that a later one overrides is never looked at (git's configset).
+        std::fs::write(
+            fx.git_dir.join("config"),
+            "[http]\n\treceivepack = maybe\n\treceivepack = on\n",
+        )
+        .unwrap();
+        // (`git config --get` checks every value, so ask the stock program.)
+        assert_eq!(
+            load(&fx.git_dir, &fx.env(&[])).unwrap().receivepack,
+            Some(true)
+        );
+        assert!(stock_advertises(&fx, &fx.env(&[])));
+        // GIT_CONFIG_NOSYSTEM is a boolean too.
+        let e = load(&fx.git_dir, &fx.env(&[("GIT_CONFIG_NOSYSTEM", "perhaps")])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "bad boolean environment value 'perhaps' for 'GIT_CONFIG_NOSYSTEM'"
+        );
+    }
+
+    #[test]
+    fn max_request_buffer_units() {
+        let fx = Fx::new();
+        for good in ["100", "100k", "1M", "2g", "0x10", "010", "+5", " 5", "0"] {
+            std::fs::write(
+                fx.git_dir.join("config"),
+                format!("[http]\n\tmaxrequestbuffer = {good}\n"),
+            )
+            .unwrap();
+            assert!(
+                fx.assert_same(&fx.env(&[])).max_request_buffer.is_some(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "10x",
+            "-1",
+            "",
+            "1kk",
+            "99999999999999999999",
+            "99999999999999999k",
+            "abc",
+        ] {
+            std::fs::write(
+                fx.git_dir.join("config"),
+                format!("[http]\n\tmaxrequestbuffer = {bad}\n"),
+            )
+            .unwrap();
+            let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
+            assert_eq!(e.status, 500);
+            assert_eq!(
+                format!("fatal: {}", e.message),
+                stock_error(&fx, &fx.env(&[])),
+                "{bad}"
+            );
+        }
+        // Implicit value, an included file, the command line.
+        std::fs::write(fx.git_dir.join("config"), "[http]\n\tmaxrequestbuffer\n").unwrap();
+        assert_eq!(
+            format!(
+                "fatal: {}",
+                load(&fx.git_dir, &fx.env(&[])).unwrap_err().message
+            ),
+            stock_error(&fx, &fx.env(&[]))
+        );
+        fx.write("r.git/inc", "[http]\n\tmaxrequestbuffer = 1q\n");
+        std::fs::write(fx.git_dir.join("config"), "[include]\n\tpath = inc\n").unwrap();
+        assert_eq!(
+            format!(
+                "fatal: {}",
+                load(&fx.git_dir, &fx.env(&[])).unwrap_err().message
+            ),
+            stock_error(&fx, &fx.env(&[]))
+        );
+        std::fs::write(fx.git_dir.join("config"), "").unwrap();
+        let env = fx.env(&[("GIT_CONFIG_PARAMETERS", "'http.maxrequestbuffer'='1z'")]);
+        assert_eq!(
+            format!("fatal: {}", load(&fx.git_dir, &env).unwrap_err().message),
+            stock_error(&fx, &env)
+        );
+    }
+
+    #[test]
+    fn command_line_formats() {
+        let fx = Fx::new();
+        for params in [
+            "'http.uploadpack'='false'",
+            "'http.uploadpack=false'",
+            "'http.uploadpack'= 'http.receivepack'='no'",
+            "'http.uploadpack'",
+            "'http.receivepack=on' 'http.uploadpack'='1'  'HTTP.GetAnyFile'='0'",
+            "'http.uploadpack'='fa'\\''lse'",
+            "'http.uploadarchive=true'\n'http.uploadarchive'=''",
+        ] {
+            let env = fx.env(&[("GIT_CONFIG_PARAMETERS", params)]);
+            fx.assert_same(&env);
+            // 'fa'\''lse' is the bad boolean "fa'lse".
+            assert_eq!(
+                load(&fx.git_dir, &env).is_ok(),
+                !params.contains("fa'"),
+                "{params}"
+            );
+        }
+        for bogus in [
+            "'http.uploadpack",
+            "'http.uploadpack'x",
+            "http.uploadpack",
+            "'nodot'='1'",
+            "'http.1x'='1'",
+        ] {
+            let env = fx.env(&[("GIT_CONFIG_PARAMETERS", bogus)]);
+            let e = load(&fx.git_dir, &env).unwrap_err();
+            assert!(
+                e.message.ends_with("unable to parse command-line config"),
+                "{e:?}"
+            );
+            assert_eq!(
+                stock_error(&fx, &env),
+                "fatal: unable to parse command-line config",
+                "{bogus}"
+            );
+        }
+        for (count, key) in [
+            ("x", "http.uploadpack"),
+            ("2", "http.uploadpack"),
+            ("1", "bad"),
+        ] {
+            let env = fx.env(&[
+                ("GIT_CONFIG_COUNT", count),
+                ("GIT_CONFIG_KEY_0", key),
+                ("GIT_CONFIG_VALUE_0", "1"),
+            ]);
+            assert!(load(&fx.git_dir, &env).is_err());
+            assert_eq!(
+                stock_error(&fx, &env),
+                "fatal: unable to parse command-line config"
+            );
+        }
+        let env = fx.env(&[("GIT_CONFIG_COUNT", ""), ("GIT_CONFIG_PARAMETERS", "")]);
+        assert_eq!(fx.assert_same(&env), HttpConfig::default());
+    }
+
+    /// git's verdict: does discovery accept `dir` when it pretends not to own it?
+    fn git_says_safe(fx: &Fx, env: &Env, dir: &Path) -> bool {
+        let mut env = env.clone();
+        env.set("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1");
+        let out = fx
+            .git(&env, &["rev-parse", "--git-dir"])
+            .current_dir(dir)
+            .output()
+            .expect("git rev-parse runs");
+        if !out.status.success() {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("dubious ownership"),
+                "{out:?}"
+            );
+        }
+        out.status.success()
+    }
+
+    #[test]
+    fn safe_directory_variants() {
+        let fx = Fx::new();
+        std::fs::create_dir_all(fx.root.join("srv/sub")).unwrap();
+        let out = fx
+            .git(&fx.env(&[]), &["init", "-q", "--bare", "srv/sub/s.git"])
+            .current_dir(&fx.root)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        std::os::unix::fs::symlink(fx.root.join("srv"), fx.root.join("link")).unwrap();
+        let repo = fx.root.join("srv/sub/s.git");
+        let r = repo.to_str().unwrap();
+        let root = fx.root.to_str().unwrap();
+        let global = |text: &str| std::fs::write(fx.home.join(".gitconfig"), text).unwrap();
+        let cases: Vec<(String, bool)> = vec![
+            (String::new(), false),
+            ("*".into(), true),
+            (r.into(), true),
+            (format!("{r}/"), true),
+            (format!("{root}/link/sub/s.git"), true),
+            (format!("{root}/srv/*"), true),
+            (format!("{root}/link/*"), true),
+            (format!("{root}/sr*"), false),
+            (format!("{root}/srv/sub/s.git/*"), false),
+            (format!("{root}/other/*"), false),
+            (format!("{root}/missing/dir"), false),
+            ("~/../srv/sub/s.git".into(), true),
+            ("srv/sub/s.git".into(), false),
+        ];
+        // The home used by `~` is fx.home = <root>/home.
+        for (value, expect) in &cases {
+            global(&format!("[safe]\n\tdirectory = {value}\n"));
+            let env = fx.env(&[]);
+            let value = value.replace("~/../", &format!("{root}/home/../"));
+            let _ = value;
+            assert_eq!(git_says_safe(&fx, &env, &repo), *expect, "git: {value}");
+            assert_eq!(is_safe_directory(&repo, &env), *expect, "ours: {value}");
+        }
+        // An empty value resets the list; a later entry counts again.
+        for (text, expect) in [
+            ("[safe]\n\tdirectory = *\n\tdirectory =\n", false),
+            ("[safe]\n\tdirectory = *\n\tdirectory\n", false),
+            (
+                "[safe]\n\tdirectory = *\n\tdirectory =\n[safe]\n\tdirectory = {r}\n",
+                true,
+            ),
+        ] {
+            global(&text.replace("{r}", r));
+            let env = fx.env(&[]);
+            assert_eq!(git_says_safe(&fx, &env, &repo), expect, "git: {text}");
+            assert_eq!(is_safe_directory(&repo, &env), expect, "ours: {text}");
+        }
+        // The repository's own config does not count; the command line and an
+        // included global file do.
+        global("");
+        std::fs::write(
+            repo.join("config"),
+            "[core]\n\tbare = true\n[safe]\n\tdirectory = *\n",
+        )
+        .unwrap();
+        let env = fx.env(&[]);
+        assert!(!git_says_safe(&fx, &env, &repo));
+        assert!(!is_safe_directory(&repo, &env));
+        let env = fx.env(&[
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "safe.directory"),
+            ("GIT_CONFIG_VALUE_0", r),
+        ]);
+        assert!(git_says_safe(&fx, &env, &repo));
+        assert!(is_safe_directory(&repo, &env));
+        fx.write("home/safe.inc", &format!("[safe]\n\tdirectory = {r}\n"));
+        global("[include]\n\tpath = safe.inc\n");
+        let env = fx.env(&[]);
+        assert!(git_says_safe(&fx, &env, &repo));
+        assert!(is_safe_directory(&repo, &env));
+    }
+
+    #[test]
+    fn system_file_of_the_git_we_run() {
+        // git reports the system file it wants when that file is missing or listed.
+        for path in ["/usr/local/bin:/usr/bin:/bin", "/usr/bin:/bin"] {
+            let out = Command::new("git")
+                .env_clear()
+                .env("PATH", path)
+                .args(["config", "--system", "--show-origin", "--list"])
+                .output()
+                .expect("git runs");
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            let env = Env::from_pairs([("PATH", path)]);
+            let ours = system_config_for(&git_prefix(&env));
+            let ours = ours.to_str().unwrap();
+            assert!(
+                text.contains(&format!("file:{ours}\t")) || text.contains(&format!("'{ours}'")),
+                "{path}: {ours} vs {text}"
+            );
+        }
+        let env = Env::from_pairs([
+            ("PATH", "/usr/bin"),
+            ("GIT_HTTP_BACKEND_GIT", "/opt/git/bin/git"),
+        ]);
+        assert_eq!(
+            system_config_for(&git_prefix(&env)),
+            Path::new("/opt/git/etc/gitconfig")
+        );
+        let env = Env::from_pairs([("PATH", "/nonexistent")]);
+        assert_eq!(
+            system_config_for(&git_prefix(&env)),
+            Path::new("/etc/gitconfig")
+        );
+    }
+
+    #[test]
+    fn worktree_config_needs_the_extension() {
+        let fx = Fx::new();
+        std::fs::write(
+            fx.git_dir.join("config.worktree"),
+            "[http]\n\tuploadpack = false\n",
+        )
+        .unwrap();
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadpack, None);
+        fx.repo_config(
+            "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tworktreeConfig = true\n",
+        );
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadpack, Some(false));
+    }
+
+    #[test]
+    fn out_of_range_classification() {
+        assert!(is_out_of_range("99999999999999999999"));
+        assert!(is_out_of_range("99999999999999999k"));
+        assert!(!is_out_of_range("1x"));
+        assert!(!is_out_of_range(""));
+        assert!(!is_out_of_range("-1"));
+    }
+}
