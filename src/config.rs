@@ -53,12 +53,15 @@ impl Default for HttpConfig {
     }
 }
 
+/// The last value of a key (None: no `=`) and the file it came from.
+type Found = (Option<Vec<u8>>, Option<PathBuf>);
+
 /// Reads the settings for the repository whose git directory is `git_dir`, from the
 /// system, global and repository config files and the `GIT_CONFIG_*` variables of
 /// `env`. A malformed value is an internal error, as in git.
 pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
     let file = read(Some(git_dir), env)?;
-    let mut last: [Option<(Option<Vec<u8>>, Option<PathBuf>)>; 5] = Default::default();
+    let mut last: [Option<Found>; 5] = Default::default();
     const KEYS: [&str; 5] = [
         "getanyfile",
         "uploadpack",
@@ -282,7 +285,7 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
         for (key, value) in &pairs {
             let (section, subsection, name) = split_key(key);
             let mut s = cli
-                .new_section(section.to_owned(), subsection.map(BString::from))
+                .new_section(section, subsection.map(BString::from))
                 .map_err(|e| config_error("parsing the command-line config", e))?;
             s.push(name, value.as_deref().map(BStr::new))
                 .map_err(|e| config_error("parsing the command-line config", e))?;
@@ -714,11 +717,14 @@ fn system_config_for(prefix: &Path) -> PathBuf {
     }
 }
 
+/// (program, PATH) -> install prefix.
+type PrefixCache = HashMap<(Vec<u8>, Vec<u8>), PathBuf>;
+
 /// The install prefix of the `git` we run (`GIT_HTTP_BACKEND_GIT`, else `git` on
 /// `env`'s PATH): `<prefix>` of `<prefix>/bin/git`, `/usr` if not found. Cached per
 /// (program, PATH): it costs a few `stat`s.
 fn git_prefix(env: &Env) -> PathBuf {
-    static CACHE: OnceLock<Mutex<HashMap<(Vec<u8>, Vec<u8>), PathBuf>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<PrefixCache>> = OnceLock::new();
     let program = env
         .get_nonempty("GIT_HTTP_BACKEND_GIT")
         .unwrap_or(b"git")
@@ -1448,5 +1454,68 @@ mod tests {
         assert!(!is_out_of_range("1x"));
         assert!(!is_out_of_range(""));
         assert!(!is_out_of_range("-1"));
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    //! `cargo test --release --lib config::bench -- --ignored --nocapture`: median time
+    //! of `load()` against spawning `git config --get http.uploadpack`.
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn median(mut v: Vec<Duration>) -> Duration {
+        v.sort();
+        v[v.len() / 2]
+    }
+
+    #[test]
+    #[ignore = "measurement, run by hand"]
+    fn load_vs_git_config() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let git_dir = tmp.path().join("r.git");
+        let status = std::process::Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&git_dir)
+            .status()
+            .expect("git init");
+        assert!(status.success());
+        let mut cfg = std::fs::read_to_string(git_dir.join("config")).unwrap();
+        cfg.push_str(
+            "[http]\n\tuploadpack = true\n\treceivepack = false\n\tmaxrequestbuffer = 10m\n",
+        );
+        std::fs::write(git_dir.join("config"), cfg).unwrap();
+        let mut env = Env::from_process();
+        env.set("HOME", tmp.path().as_os_str().as_encoded_bytes());
+        let ours: Vec<Duration> = (0..1000)
+            .map(|_| {
+                let t = Instant::now();
+                let c = load(&git_dir, &env).expect("load");
+                assert_eq!(c.uploadpack, Some(true));
+                t.elapsed()
+            })
+            .collect();
+        let git: Vec<Duration> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                let out = std::process::Command::new("git")
+                    .env_clear()
+                    .envs(
+                        env.iter()
+                            .map(|(k, v)| (crate::os::bytes_to_os(k), crate::os::bytes_to_os(v))),
+                    )
+                    .env("GIT_DIR", &git_dir)
+                    .args(["config", "--get", "http.uploadpack"])
+                    .output()
+                    .expect("git config");
+                assert_eq!(out.stdout, b"true\n");
+                t.elapsed()
+            })
+            .collect();
+        println!(
+            "load(): median {:?} (1000 runs); git config --get: median {:?} (20 runs)",
+            median(ours),
+            median(git)
+        );
     }
 }
