@@ -232,24 +232,16 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
     }
     // git skips unreadable (EACCES) system and global files; we skip any IO error there.
     protected.retain(|m| m.path.as_ref().is_some_and(|p| !p.as_os_str().is_empty()));
-    let mut file = gix_config::File::from_paths_metadata_buf(
-        &mut protected.into_iter(),
-        &mut buf,
-        false,
-        options(true),
-    )
-    .map_err(|e| config_error("reading the system and global config", e))?
-    .unwrap_or_default();
+    let mut file = gix_config::File::default();
+    for m in protected {
+        if let Some(f) = read_file(m, &mut buf, options(true), None)? {
+            append(&mut file, f)?;
+        }
+    }
 
     if let (Some(git_dir), Some(commondir)) = (git_dir, commondir) {
-        let repo = gix_config::File::from_paths_metadata_buf(
-            &mut std::iter::once(meta(commondir.join("config"), gix_config::Source::Local)),
-            &mut buf,
-            false,
-            options(false),
-        )
-        .map_err(|e| config_error("reading the repository config", e))?;
-        if let Some(repo) = repo {
+        let local = meta(commondir.join("config"), gix_config::Source::Local);
+        if let Some(repo) = read_file(local, &mut buf, options(false), Some(git_dir))? {
             let worktree_config = match repo.string_implicit("extensions.worktreeConfig") {
                 Some(v) => config_bool(
                     "extensions.worktreeconfig",
@@ -257,22 +249,14 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
                 )?,
                 None => false,
             };
-            file.append(repo)
-                .map_err(|e| config_error("reading the repository config", e))?;
+            append(&mut file, repo)?;
             if worktree_config {
-                let wt = gix_config::File::from_paths_metadata_buf(
-                    &mut std::iter::once(meta(
-                        git_dir.join("config.worktree"),
-                        gix_config::Source::Worktree,
-                    )),
-                    &mut buf,
-                    false,
-                    options(false),
-                )
-                .map_err(|e| config_error("reading the worktree config", e))?;
-                if let Some(wt) = wt {
-                    file.append(wt)
-                        .map_err(|e| config_error("reading the worktree config", e))?;
+                let wt = meta(
+                    git_dir.join("config.worktree"),
+                    gix_config::Source::Worktree,
+                );
+                if let Some(wt) = read_file(wt, &mut buf, options(false), Some(git_dir))? {
+                    append(&mut file, wt)?;
                 }
             }
         }
@@ -292,10 +276,44 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
         }
         cli.resolve_includes(options(false))
             .map_err(|e| config_error("following includes of the command-line config", e))?;
-        file.append(cli)
-            .map_err(|e| config_error("parsing the command-line config", e))?;
+        append(&mut file, cli)?;
     }
     Ok(file)
+}
+
+/// Reads one config file and its includes; `Ok(None)` if it does not exist. A syntax
+/// error is fatal with git's message (the file named as git names it: relative to the
+/// repository, which git has entered, for repository files).
+fn read_file(
+    m: Metadata,
+    buf: &mut Vec<u8>,
+    options: init::Options<'_>,
+    git_dir: Option<&Path>,
+) -> Result<Option<gix_config::File>> {
+    let path = m.path.clone().unwrap_or_default();
+    gix_config::File::from_paths_metadata_buf(&mut std::iter::once(m), buf, false, options).map_err(
+        |e| {
+            let shown = match git_dir.and_then(|d| path.strip_prefix(d).ok()) {
+                Some(rel) => format!("./{}", rel.display()),
+                None => path.display().to_string(),
+            };
+            let e = match e.downcast_any_ref::<gix_config::parse::Error>() {
+                Some(parse) => HttpError::die(format!(
+                    "bad config line {} in file {shown}",
+                    parse.line_number()
+                )),
+                None => HttpError::die(format!("reading config file {shown}: {e:#}")),
+            };
+            log::error!("{}", e.message);
+            e
+        },
+    )
+}
+
+fn append(file: &mut gix_config::File, other: gix_config::File) -> Result<()> {
+    file.append(other)
+        .map(|_| ())
+        .map_err(|e| config_error("merging config files", e))
 }
 
 fn meta(path: PathBuf, source: gix_config::Source) -> Metadata {
@@ -1445,6 +1463,17 @@ mod tests {
             "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tworktreeConfig = true\n",
         );
         assert_eq!(fx.assert_same(&fx.env(&[])).uploadpack, Some(false));
+    }
+
+    #[test]
+    fn bad_config_line_like_stock() {
+        let fx = Fx::new();
+        fx.repo_config("[http]\n\tuploadpack = true\n[broken\n");
+        let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
+        assert_eq!(
+            format!("fatal: {}", e.message),
+            stock_error(&fx, &fx.env(&[]))
+        );
     }
 
     #[test]
