@@ -38,10 +38,11 @@ pub async fn pump_body(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) 
         match item {
             None => return,
             Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if !data.is_empty() && tx.send(Ok(data)).await.is_err() {
-                        return;
-                    }
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                    && tx.send(Ok(data)).await.is_err()
+                {
+                    return;
                 }
             }
             Some(Err(e)) => {
@@ -102,7 +103,10 @@ impl Read for BodyReader {
 }
 
 fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the client closed the connection")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the client closed the connection",
+    )
 }
 
 /// The handler's [`ReplySink`] in `serve` mode. Used on a blocking thread only.

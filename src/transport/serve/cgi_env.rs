@@ -40,12 +40,13 @@ pub fn percent_decode(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        if raw[i] == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if raw[i] == b'%'
+            && i + 2 < raw.len()
+            && let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(raw[i]);
         i += 1;
@@ -65,10 +66,13 @@ fn passes_header(name: &str) -> bool {
 fn cgi_header_name(name: &str) -> String {
     let mut out = String::with_capacity(5 + name.len());
     out.push_str("HTTP_");
-    out.extend(
-        name.chars()
-            .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }),
-    );
+    out.extend(name.chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
     out
 }
 
@@ -146,10 +150,10 @@ pub fn build(base: &Env, root: &[u8], parts: &Parts, conn: ConnInfo) -> Result<E
         env.set("CONTENT_TYPE", ct.as_bytes());
     }
     // hyper ignores Content-Length when Transfer-Encoding is present, and so do we.
-    if !headers.contains_key(header::TRANSFER_ENCODING) {
-        if let Some(len) = headers.get(header::CONTENT_LENGTH) {
-            env.set("CONTENT_LENGTH", len.as_bytes());
-        }
+    if !headers.contains_key(header::TRANSFER_ENCODING)
+        && let Some(len) = headers.get(header::CONTENT_LENGTH)
+    {
+        env.set("CONTENT_LENGTH", len.as_bytes());
     }
     env.set("REMOTE_ADDR", conn.peer.ip().to_canonical().to_string());
     env.set("REMOTE_PORT", conn.peer.port().to_string());
@@ -256,7 +260,10 @@ mod tests {
         let env = build(&base, b"/d", &parts, conn()).unwrap();
         assert_eq!(env.get("REMOTE_USER"), None);
         assert_eq!(env.get_str("HOME"), Some("/h"));
-        let (parts, ()) = Request::get("/r%00.git/HEAD").body(()).unwrap().into_parts();
+        let (parts, ()) = Request::get("/r%00.git/HEAD")
+            .body(())
+            .unwrap()
+            .into_parts();
         assert_eq!(
             build(&base, b"/d", &parts, conn()),
             Err(EnvError::NulInPath)

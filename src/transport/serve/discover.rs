@@ -79,7 +79,13 @@ mod tests {
     fn finds_bare_and_worktree_repositories() {
         let root = std::env::temp_dir().join(format!("ghb-discover-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        for d in ["a/r.git/objects", "a/r.git/refs", "b/w/.git", ".hidden/x/.git", "c"] {
+        for d in [
+            "a/r.git/objects",
+            "a/r.git/refs",
+            "b/w/.git",
+            ".hidden/x/.git",
+            "c",
+        ] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
         fs::write(root.join("a/r.git/HEAD"), "ref: refs/heads/main\n").unwrap();

@@ -84,7 +84,10 @@ fn banner(root: &std::path::Path, local: SocketAddr) -> String {
     }
     for rel in &repos {
         let rel = crate::os::os_to_bytes(rel.clone().into_os_string());
-        out.push_str(&format!("  git clone http://{host}/{}\n", discover::url_path(&rel)));
+        out.push_str(&format!(
+            "  git clone http://{host}/{}\n",
+            discover::url_path(&rel)
+        ));
     }
     out.push_str(
         "pushes need `git config http.receivepack true` in the repository; \
@@ -235,10 +238,10 @@ fn response_from_head(head: &Head, body: ReplyBody) -> Response<ReplyBody> {
         StatusCode::INTERNAL_SERVER_ERROR
     });
     *resp.status_mut() = status;
-    if status.canonical_reason() != Some(head.reason) {
-        if let Ok(reason) = ReasonPhrase::try_from(head.reason.as_bytes()) {
-            resp.extensions_mut().insert(reason);
-        }
+    if status.canonical_reason() != Some(head.reason)
+        && let Ok(reason) = ReasonPhrase::try_from(head.reason.as_bytes())
+    {
+        resp.extensions_mut().insert(reason);
     }
     for (name, value) in &head.headers {
         match (
@@ -298,10 +301,7 @@ async fn handle_request(
                 Err(e) => format!("it failed: {e}"),
             };
             log::error!("serve: the handler sent no reply head; {why}");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error\n",
-            )
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
         }
     }
 }
