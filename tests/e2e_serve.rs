@@ -120,7 +120,7 @@ fn shallow_and_partial_clones() {
     let server = Server::start(&s);
     let url = server.url("r.git");
     let w = s.work("w", 3);
-    s.git(&w, &["push", "-q", &url, "main"]);
+    s.seed(&w, &repo);
 
     let shallow = s.path().join("shallow");
     s.git(
@@ -199,7 +199,7 @@ fn fetch_with_gzip_request_body() {
     let server = Server::start(&s);
     let url = server.url("r.git");
     let w = s.work("w", 1);
-    s.git(&w, &["push", "-q", &url, "main"]);
+    s.seed(&w, &repo);
     let c = s.path().join("c");
     s.git(s.path(), &["clone", "-q", &url, c.to_str().unwrap()]);
     // 2000 commits the server lacks, newer than anything it has: many haves.
@@ -217,7 +217,7 @@ fn fetch_with_gzip_request_body() {
     assert!(fi.wait().unwrap().success());
     // Something new on the server.
     let new = s.commit(&w, "new.txt", "new\n");
-    s.git(&w, &["push", "-q", &url, "main"]);
+    s.seed(&w, &repo);
     let trace = s.path().join("curl-trace");
     s.git_env(
         &c,
@@ -233,7 +233,6 @@ fn fetch_with_gzip_request_body() {
         trace.contains("=> Send header: Content-Encoding: gzip"),
         "git did not gzip any request"
     );
-    let _ = repo;
 }
 
 #[test]
@@ -309,7 +308,7 @@ fn upload_archive_over_v2() {
     let server = Server::start(&s);
     let url = server.url("r.git");
     let w = s.work("w", 2);
-    s.git(&w, &["push", "-q", &url, "main"]);
+    s.seed(&w, &repo);
     let out = s.git_output(
         s.path(),
         &[
@@ -342,7 +341,7 @@ fn dumb_protocol_clone() {
     let server = Server::start(&s);
     let url = server.url("r.git");
     let w = s.work("w", 2);
-    s.git(&w, &["push", "-q", &url, "main"]);
+    s.seed(&w, &repo);
     s.git(&repo, &["update-server-info"]);
     let d = s.path().join("d");
     let out = s.git_output(
@@ -370,10 +369,10 @@ fn dumb_protocol_clone() {
 #[test]
 fn http_errors_and_keep_alive() {
     let s = Scratch::new();
-    s.bare("r.git");
+    let repo = s.bare("r.git");
     let server = Server::start(&s);
     let w = s.work("w", 1);
-    s.git(&w, &["push", "-q", &server.url("r.git"), "main"]);
+    s.seed(&w, &repo);
 
     let stream = TcpStream::connect(&server.addr).unwrap();
     stream
@@ -459,7 +458,7 @@ fn client_disconnect_mid_clone_leaves_no_git_child() {
             "pack.compression=0",
             "push",
             "-q",
-            &server.url("r.git"),
+            repo.to_str().unwrap(),
             "main",
         ],
     );

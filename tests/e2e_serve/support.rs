@@ -119,6 +119,12 @@ impl Scratch {
         w
     }
 
+    /// Pushes `main` of work tree `w` straight into the repository at `repo` (by
+    /// path, not HTTP), so read-only tests do not depend on push support.
+    pub fn seed(&self, w: &Path, repo: &Path) {
+        self.git(w, &["push", "-q", repo.to_str().unwrap(), "main"]);
+    }
+
     /// Writes `file` in work tree `w` and commits it; returns the commit id.
     pub fn commit(&self, w: &Path, file: &str, content: &str) -> String {
         std::fs::write(w.join(file), content).unwrap();
