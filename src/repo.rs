@@ -174,10 +174,10 @@ fn owned_by_us(path: &Path, env: &Env) -> bool {
             return false;
         };
         let mut euid = crate::os::effective_uid();
-        if euid == 0 {
-            if let Some(uid) = env.get_str("SUDO_UID").and_then(|s| s.parse().ok()) {
-                euid = uid;
-            }
+        if euid == 0
+            && let Some(uid) = env.get_str("SUDO_UID").and_then(|s| s.parse().ok())
+        {
+            euid = uid;
         }
         meta.uid() == euid
     }
@@ -236,11 +236,11 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
         let mut candidate = base.to_vec();
         candidate.extend_from_slice(suffix.as_bytes());
         let candidate = os_path(&candidate);
-        if let Ok(meta) = fs::metadata(&candidate) {
-            if meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)) {
-                found = Some((candidate, meta.is_file()));
-                break;
-            }
+        if let Ok(meta) = fs::metadata(&candidate)
+            && (meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)))
+        {
+            found = Some((candidate, meta.is_file()));
+            break;
         }
     }
     let (found, is_file) = found.ok_or_else(not_found)?;

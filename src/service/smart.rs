@@ -8,7 +8,7 @@ use crate::error::{HttpError, Result};
 use crate::pktline;
 use crate::policy;
 use crate::request::{Env, Head, Response};
-use std::io::{Cursor, Read};
+use std::io::Read;
 
 /// True if `GIT_PROTOCOL` asks for protocol v2 (an entry `version=2`, the highest
 /// version named wins, as in git's `determine_protocol_version_server`).
@@ -91,11 +91,11 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         format!("application/x-git-{}-result", svc.name),
     );
     let input = if svc.buffer_input {
-        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?;
+        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?.into_reader();
         let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
-            Box::new(body::Gunzip::new(Cursor::new(data)))
+            Box::new(body::Gunzip::new(data))
         } else {
-            Box::new(Cursor::new(data))
+            data
         };
         Input {
             prefix: Vec::new(),
