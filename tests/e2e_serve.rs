@@ -594,3 +594,83 @@ fn bad_arguments_exit_2() {
         );
     }
 }
+
+#[test]
+fn requests_run_concurrently() {
+    let s = Scratch::new();
+    let repo = s.bare("r.git");
+    let server = Server::start(&s);
+    let w = s.work("w", 1);
+    s.seed(&w, &repo);
+    // A request whose body never completes keeps one handler busy...
+    let mut stalled = TcpStream::connect(&server.addr).unwrap();
+    send(
+        &mut stalled,
+        &format!(
+            "POST /r.git/git-upload-pack HTTP/1.1\r\nHost: {}\r\n\
+             Content-Type: application/x-git-upload-pack-request\r\n\
+             Content-Length: 1000\r\n\r\n0032want ",
+            server.addr
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // ...while others are served, several at once.
+    let url = server.url("r.git");
+    let head = s.git(&w, &["rev-parse", "HEAD"]);
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| ls_remote(&s, &url, "2")))
+            .collect();
+        for job in jobs {
+            assert!(job.join().unwrap().contains(&head));
+        }
+    });
+    drop(stalled);
+}
+
+#[test]
+fn client_disconnect_mid_push_leaves_no_git_child() {
+    let s = Scratch::new();
+    let repo = s.bare("r.git");
+    let server = Server::start(&s);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    send(
+        &mut stream,
+        &format!(
+            "POST /r.git/git-receive-pack HTTP/1.1\r\nHost: {}\r\n\
+             Content-Type: application/x-git-receive-pack-request\r\n\
+             Transfer-Encoding: chunked\r\n\r\n",
+            server.addr
+        ),
+    );
+    let command = format!(
+        "{} {} refs/heads/x\0report-status\n",
+        "0".repeat(40),
+        "1".repeat(40)
+    );
+    let mut body = format!("{:04x}{command}0000", command.len() + 4).into_bytes();
+    // A pack header announcing one object that never comes.
+    body.extend_from_slice(b"PACK\0\0\0\x02\0\0\0\x01");
+    let mut chunk = format!("{:x}\r\n", body.len()).into_bytes();
+    chunk.extend_from_slice(&body);
+    chunk.extend_from_slice(b"\r\n");
+    stream.write_all(&chunk).unwrap();
+    stream.flush().unwrap();
+    let started = wait_until(Duration::from_secs(15), || {
+        descendants(server.pid())
+            .iter()
+            .any(|(_, cmd)| cmd.contains("receive-pack"))
+    });
+    assert!(started, "receive-pack never started");
+    drop(stream);
+    let gone = wait_until(Duration::from_secs(15), || {
+        descendants(server.pid()).is_empty() && processes_in(&repo).is_empty()
+    });
+    assert!(
+        gone,
+        "git children left behind: {:?} {:?}",
+        descendants(server.pid()),
+        processes_in(&repo)
+    );
+    assert_eq!(ls_remote(&s, &server.url("r.git"), "2"), "");
+}

@@ -215,8 +215,13 @@ async fn serve_conn(
             connection.await
         }
     };
-    if let Err(e) = result {
-        log::warn!("serve: connection from {}: {e}", conn.peer);
+    match result {
+        Ok(()) => {}
+        // The client left mid-request; the handler logs what that aborted.
+        Err(e) if e.is_incomplete_message() => {
+            log::info!("serve: connection from {}: {e}", conn.peer)
+        }
+        Err(e) => log::warn!("serve: connection from {}: {e}", conn.peer),
     }
 }
 
