@@ -53,14 +53,27 @@ impl Backend {
     }
 }
 
-/// Kills a process group when dropped (the backend and any git children).
+/// Signals a process group with the `kill` program (no `unsafe` in tests); true if
+/// the signal was delivered (some process of the group exists).
+fn signal_group(pgid: i32, sig: &str) -> bool {
+    Command::new("kill")
+        .arg(sig)
+        .arg("--")
+        .arg(format!("-{pgid}"))
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Kills a process group when dropped (the backend and any git children), also
+/// when a test fails.
 struct GroupGuard(i32);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if self.0 > 0 {
-            // SAFETY-free: libc::kill on our own child's process group id.
-            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.0)).stderr(Stdio::null()).status();
+            signal_group(self.0, "-KILL");
         }
     }
 }
@@ -112,17 +125,27 @@ pub fn run_backend(backend: Backend, case: &Case, root: &Path) -> RawReply {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    // Children of the backend may hold stdout open; end them too.
+    // Anything of the group still alive after the backend exited was left behind.
+    let mut left_behind = false;
+    if !timed_out && guard.0 > 0 {
+        for _ in 0..40 {
+            left_behind = signal_group(guard.0, "-0");
+            if !left_behind {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
     drop(guard);
     let _ = writer.join();
     let stdout = r_out.join().unwrap();
     let stderr = r_err.join().unwrap();
-    RawReply { stdout, stderr, exit: status.and_then(|s| s.code()), timed_out }
+    RawReply { stdout, stderr, exit: status.and_then(|s| s.code()), timed_out, left_behind }
 }
 
 /// The state of a repository after a push: refs, reflogs (times masked) and the
 /// pre-receive hook's environment and stdin (paths masked).
-fn repo_state(root: &Path, name: &str) -> String {
+fn repo_state(root: &Path, name: &str, keep_path: bool) -> String {
     let dir = root.join(name);
     let root_s = root.display().to_string();
     let mut s = String::new();
@@ -151,6 +174,7 @@ fn repo_state(root: &Path, name: &str) -> String {
             for line in text.lines() {
                 let line = line.replace(&root_s, "{root}");
                 let masked = match line.split_once('=') {
+                    Some(("PATH", _)) if !keep_path => "PATH=<masked; compared by push_hook_env_path>".to_string(),
                     Some((k, _)) if ["GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"].contains(&k) => {
                         format!("{k}=<quarantine>")
                     }
@@ -181,6 +205,9 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn our_invariants(p: &Parsed, raw: &RawReply, problems: &mut Vec<String>) {
     if raw.timed_out {
         problems.push("ours: did not finish in time (killed)".into());
+    }
+    if raw.left_behind {
+        problems.push("ours: a process of the request was still running after the backend exited".into());
     }
     let mut names: Vec<String> = p.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     let total = names.len();
@@ -287,7 +314,7 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
     }
     if let Some(repo) = case.fresh {
         if case.run_stock {
-            let (s, o) = (repo_state(&stock_root, repo), repo_state(&ours_root, repo));
+            let (s, o) = (repo_state(&stock_root, repo, case.hook_path), repo_state(&ours_root, repo, case.hook_path));
             if s != o {
                 problems.push(format!("repository after the request:\n--- stock\n{s}--- ours\n{o}"));
             }

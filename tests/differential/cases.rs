@@ -92,6 +92,8 @@ pub struct Case {
     pub run_stock: bool,
     /// Seconds before a backend is killed.
     pub timeout: u64,
+    /// Compare the hook's PATH too (other push cases mask it; see `push_hook_env_path`).
+    pub hook_path: bool,
 }
 
 impl Case {
@@ -118,6 +120,7 @@ impl Case {
             stderr: StderrCheck::Same,
             run_stock: true,
             timeout: 20,
+            hook_path: false,
         }
     }
 
@@ -489,7 +492,7 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     c.push(adv("query_duplicate_later_wins_good", "/repo.git/info/refs", "service=git-foo&service=git-upload-pack", &[]));
     c.push(adv("query_other_params", "/repo.git/info/refs", "a=b&service=git-upload-pack&c", &[]));
     c.push(adv("query_encoded_name", "/repo.git/info/refs", "%73ervice=git-upload-pack", &[]));
-    c.push(adv("query_no_equals", "/repo.git/info/refs", "service", &[]));
+    c.push(q1("query_no_equals", "/repo.git/info/refs", "service", &[]));
     c.push(adv("smart_sha256_v0", "/sha256.git/info/refs", "service=git-upload-pack", &[]));
     c.push(adv("smart_sha256_v2", "/sha256.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "version=2")]));
     c.push(adv("smart_empty_repo", "/x/info/refs", "service=git-upload-pack", &[]));
@@ -544,7 +547,9 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     c.push(Case::post("content_length_leading_space", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!(" {}", want_v0.len())));
     c.push(Case::post("content_length_plus", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("+{}", want_v0.len())));
     c.push(Case::post("content_length_hex", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("0x{:x}", want_v0.len())));
-    c.push(Case::post("content_length_leading_zero", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("0{}", want_v0.len())));
+    c.push(Case::post("content_length_octal", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("0{:o}", want_v0.len())));
+    c.push(Case::post("content_length_minus_two", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", "-2"));
+    c.push(Case::post("content_length_zero_chunked_body", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", "0"));
     // A 1024-byte v2 ls-refs request, announced as `1k`.
     let mut onek = cat(&[&pkt("command=ls-refs\n"), b"0001", &pkt("ref-prefix refs/heads/\n")]);
     let pad = 1024 - onek.len() - 4 - 4 - "ref-prefix refs/zz".len() - 1;
@@ -559,7 +564,6 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         ("content_length_garbage", "abc".to_string()),
         ("content_length_1e30", "1e30".to_string()),
         ("content_length_overflow", "99999999999999999999999".to_string()),
-        ("content_length_minus_two", "-2".to_string()),
     ] {
         c.push(
             Case::post(name, Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
@@ -720,6 +724,9 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_COMMITTER_NAME", "Server Name")
             .env("GIT_COMMITTER_EMAIL", "server@example.com"),
     );
+    let mut k = push("push_hook_env_path", "push.git", create.clone());
+    k.hook_path = true;
+    c.push(k);
     c.push(push("push_hook_rejects", "reject.git", create.clone()));
     c.push(
         push("push_config_on_no_user", "receivepack-on.git", create.clone())

@@ -11,6 +11,8 @@ pub struct RawReply {
     pub exit: Option<i32>,
     /// True when the process did not finish in time and was killed.
     pub timed_out: bool,
+    /// True when a process of the backend's group was still alive after it exited.
+    pub left_behind: bool,
 }
 
 /// A parsed CGI reply.

@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 
 /// The fixture set: paths and the ids the cases need.
 pub struct Fixture {
-    /// Keeps the temporary directory alive for the whole test run.
-    _tmp: tempfile::TempDir,
     /// The project root (`GIT_PROJECT_ROOT`).
     pub root: PathBuf,
     /// Scratch space for per-case fresh copies.
@@ -178,8 +176,20 @@ fn copy(from: &Path, to: &Path) {
 }
 
 fn build() -> Fixture {
-    let tmp = tempfile::Builder::new().prefix("ghb-diff-").tempdir().unwrap();
-    let base = tmp.path().canonicalize().unwrap();
+    // Statics are never dropped, so a TempDir would leak: use one directory per test
+    // process under cargo's tmp dir, and remove those of processes that are gone.
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("differential");
+    std::fs::create_dir_all(&parent).unwrap();
+    for e in std::fs::read_dir(&parent).unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().to_string();
+        if !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let base = parent.join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let base = base.canonicalize().unwrap();
     let root = base.join("root");
     let scratch = base.join("scratch");
     std::fs::create_dir_all(&root).unwrap();
@@ -294,7 +304,6 @@ fn build() -> Fixture {
     sh(&format!("chmod +x '{}'", hook.display()));
 
     Fixture {
-        _tmp: tmp,
         root,
         scratch,
         main,
