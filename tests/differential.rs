@@ -274,6 +274,16 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
             }
         }
         Expect::Ours(check) => {
+            // The difference must still exist: if stock now answers like us, the
+            // case should become a `Same` case.
+            if let Some(stock) = &stock {
+                if diff(stock, &ours).is_empty() {
+                    problems.push(format!(
+                        "stock now answers exactly like ours; \"{}\" no longer applies: make this a Same case",
+                        check.why
+                    ));
+                }
+            }
             if check.status == 0 {
                 let failed = ours.status >= 400 || ours_raw.exit != Some(0) || !ours.complete;
                 if !failed {

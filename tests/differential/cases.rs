@@ -427,7 +427,6 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     // R21
     for (name, path) in [
         ("getanyfile_off_head", "/getanyfile-off.git/HEAD".to_string()),
-        ("getanyfile_off_info_refs", "/getanyfile-off.git/info/refs".to_string()),
         ("getanyfile_off_alternates", "/getanyfile-off.git/objects/info/alternates".to_string()),
         ("getanyfile_off_http_alternates", "/getanyfile-off.git/objects/info/http-alternates".to_string()),
         ("getanyfile_off_info_packs", "/getanyfile-off.git/objects/info/packs".to_string()),
@@ -437,6 +436,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     ] {
         c.push(Case::get(name, Dumb, &path));
     }
+    c.push(Case::get("getanyfile_off_info_refs", Dumb, "/getanyfile-off.git/info/refs").ours(
+        403,
+        Some(err_headers("403 Forbidden")),
+        BodyCheck::Empty,
+        "Q1 (dumb info/refs too): stock repeats the no-cache headers around Status on this 403",
+    ));
     c.push(
         Case::get("getanyfile_off_smart_still_served", Dumb, "/getanyfile-off.git/info/refs")
             .env("QUERY_STRING", "service=git-upload-pack"),
@@ -582,18 +587,33 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     );
     c.push(
         Case::post("over_env_max_request_buffer", Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "100")
+            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "50")
             .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
             .stderr(StderrCheck::Ignore),
     );
+    // Read to EOF, stock's buffer starts at 8 KiB whatever the limit: over that fails...
+    let huge = cat(&[&want_v0, &vec![b'0'; 10_000]]);
     c.push(
-        Case::post("over_max_request_buffer_chunked", Post, "/smallbuf.git/git-upload-pack", UP, big.clone())
+        Case::post("over_max_request_buffer_chunked", Post, "/smallbuf.git/git-upload-pack", UP, huge.clone())
             .unset("CONTENT_LENGTH")
             .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
             .stderr(StderrCheck::Ignore),
     );
+    // ...but a chunked body under 8 KiB passes even with a 1k limit.
+    c.push(Case::post("chunked_under_8k_floor_small_buffer", Post, "/smallbuf.git/git-upload-pack", UP, big.clone()).unset("CONTENT_LENGTH"));
+    // The limit applies to the compressed body, not to what it inflates to.
     c.push(
-        Case::post("over_max_request_buffer_gzip_inflated", Post, "/smallbuf.git/git-upload-pack", UP, gzip(&big))
+        Case::post("max_request_buffer_counts_compressed_size", Post, "/smallbuf.git/git-upload-pack", UP, gzip(&big))
+            .env("HTTP_CONTENT_ENCODING", "gzip"),
+    );
+    let mut noise = Vec::new();
+    let mut x: u32 = 12345;
+    for _ in 0..3000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        noise.push((x >> 16) as u8);
+    }
+    c.push(
+        Case::post("over_max_request_buffer_gzip_compressed", Post, "/smallbuf.git/git-upload-pack", UP, gzip(&cat(&[&want_v0, &noise])))
             .env("HTTP_CONTENT_ENCODING", "gzip")
             .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
             .stderr(StderrCheck::Ignore),

@@ -115,7 +115,7 @@ pub fn diff(stock: &Parsed, ours: &Parsed) -> Vec<String> {
     if !same_headers {
         d.push(format!("headers:\n      stock {:?}\n      ours  {:?}", stock.headers, ours.headers));
     }
-    if stock.body != ours.body {
+    if canonical_body(stock) != canonical_body(ours) {
         d.push(format!(
             "body:\n      stock {}\n      ours  {}",
             short(&stock.body),
@@ -133,4 +133,62 @@ pub fn norm_stderr(e: &[u8], roots: &[(&str, &str)]) -> String {
         s = s.replace(from, to);
     }
     s.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+/// The body as compared: for smart results (upload-pack, upload-archive), side-band
+/// packets are merged per band, since how a child's pack stream is cut into
+/// packets depends on pipe timing, not on the backend. Everything else is compared
+/// byte for byte.
+pub fn canonical_body(p: &Parsed) -> Vec<u8> {
+    let ctype = p
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if !(ctype.ends_with("upload-pack-result") || ctype.ends_with("upload-archive-result")) {
+        return p.body.clone();
+    }
+    let mut out = Vec::new();
+    let mut run: [Vec<u8>; 4] = Default::default();
+    let flush_run = |run: &mut [Vec<u8>; 4], out: &mut Vec<u8>| {
+        for (band, data) in run.iter_mut().enumerate() {
+            if !data.is_empty() {
+                out.extend_from_slice(format!("<band {band}: {} bytes>", data.len()).as_bytes());
+                out.append(data);
+            }
+        }
+    };
+    let b = &p.body;
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let Some(len) = std::str::from_utf8(&b[i..i + 4]).ok().and_then(|h| usize::from_str_radix(h, 16).ok())
+        else {
+            return p.body.clone();
+        };
+        if len < 4 {
+            flush_run(&mut run, &mut out);
+            out.extend_from_slice(&b[i..i + 4]);
+            i += 4;
+            continue;
+        }
+        if i + len > b.len() {
+            return p.body.clone();
+        }
+        let payload = &b[i + 4..i + len];
+        match payload.first() {
+            Some(&band @ 1..=3) => run[band as usize].extend_from_slice(&payload[1..]),
+            _ => {
+                flush_run(&mut run, &mut out);
+                out.extend_from_slice(&b[i..i + len]);
+            }
+        }
+        i += len;
+    }
+    if i != b.len() {
+        // Not pkt-lines throughout (a v0 pack without side-band follows NAK raw).
+        return p.body.clone();
+    }
+    flush_run(&mut run, &mut out);
+    out
 }
