@@ -32,20 +32,21 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn tag(self) -> &'static str {
-        match self {
-            Backend::Stock => "stock",
-            Backend::Ours => "ours",
-        }
-    }
-
     fn program(self) -> PathBuf {
         match self {
             Backend::Stock => {
-                let out = Command::new("git").arg("--exec-path").output().expect("git --exec-path");
+                let out = Command::new("git")
+                    .arg("--exec-path")
+                    .output()
+                    .expect("git --exec-path");
                 assert!(out.status.success(), "git --exec-path failed");
-                let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-http-backend");
-                assert!(p.exists(), "stock git-http-backend missing at {}", p.display());
+                let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+                    .join("git-http-backend");
+                assert!(
+                    p.exists(),
+                    "stock git-http-backend missing at {}",
+                    p.display()
+                );
                 p
             }
             Backend::Ours => PathBuf::from(env!("CARGO_BIN_EXE_git-http-backend-rs")),
@@ -91,7 +92,9 @@ pub fn run_backend(backend: Backend, case: &Case, root: &Path) -> RawReply {
     for (k, v) in &case.env {
         cmd.env(k, v.replace("{root}", &root_s));
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {backend:?}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {backend:?}: {e}"));
     let mut guard = GroupGuard(child.id() as i32);
     let mut stdin = child.stdin.take().unwrap();
     let body = case.body.clone();
@@ -140,7 +143,13 @@ pub fn run_backend(backend: Backend, case: &Case, root: &Path) -> RawReply {
     let _ = writer.join();
     let stdout = r_out.join().unwrap();
     let stderr = r_err.join().unwrap();
-    RawReply { stdout, stderr, exit: status.and_then(|s| s.code()), timed_out, left_behind }
+    RawReply {
+        stdout,
+        stderr,
+        exit: status.and_then(|s| s.code()),
+        timed_out,
+        left_behind,
+    }
 }
 
 /// The state of a repository after a push: refs, reflogs (times masked) and the
@@ -149,7 +158,13 @@ fn repo_state(root: &Path, name: &str, keep_path: bool) -> String {
     let dir = root.join(name);
     let root_s = root.display().to_string();
     let mut s = String::new();
-    s += &fixtures::git(&dir, &["for-each-ref", "--format=%(refname) %(objectname) %(symref)"]);
+    s += &fixtures::git(
+        &dir,
+        &[
+            "for-each-ref",
+            "--format=%(refname) %(objectname) %(symref)",
+        ],
+    );
     s += "\n-- reflogs\n";
     let mut logs = Vec::new();
     collect_files(&dir.join("logs"), &mut logs);
@@ -174,8 +189,17 @@ fn repo_state(root: &Path, name: &str, keep_path: bool) -> String {
             for line in text.lines() {
                 let line = line.replace(&root_s, "{root}");
                 let masked = match line.split_once('=') {
-                    Some(("PATH", _)) if !keep_path => "PATH=<masked; compared by push_hook_env_path>".to_string(),
-                    Some((k, _)) if ["GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"].contains(&k) => {
+                    Some(("PATH", _)) if !keep_path => {
+                        "PATH=<masked; compared by push_hook_env_path>".to_string()
+                    }
+                    Some((k, _))
+                        if [
+                            "GIT_QUARANTINE_PATH",
+                            "GIT_OBJECT_DIRECTORY",
+                            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                        ]
+                        .contains(&k) =>
+                    {
                         format!("{k}=<quarantine>")
                     }
                     _ => line,
@@ -207,25 +231,43 @@ fn our_invariants(p: &Parsed, raw: &RawReply, problems: &mut Vec<String>) {
         problems.push("ours: did not finish in time (killed)".into());
     }
     if raw.left_behind {
-        problems.push("ours: a process of the request was still running after the backend exited".into());
+        problems.push(
+            "ours: a process of the request was still running after the backend exited".into(),
+        );
     }
-    let mut names: Vec<String> = p.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = p
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
     let total = names.len();
     names.sort();
     names.dedup();
     if names.len() != total {
         problems.push(format!("ours: a header appears twice: {:?}", p.headers));
     }
-    if let Some(i) = p.headers.iter().position(|(n, _)| n == "Status") {
-        if i != 0 {
-            problems.push(format!("ours: Status is not the first header: {:?}", p.headers));
-        }
+    if let Some(i) = p.headers.iter().position(|(n, _)| n == "Status")
+        && i != 0
+    {
+        problems.push(format!(
+            "ours: Status is not the first header: {:?}",
+            p.headers
+        ));
     }
     if p.body.windows(9).any(|w| w == b"\r\nStatus:") || p.body.starts_with(b"Status:") {
-        problems.push(format!("ours: a second header block in the body: {}", short(&p.body)));
+        problems.push(format!(
+            "ours: a second header block in the body: {}",
+            short(&p.body)
+        ));
     }
-    if p.status == 200 && String::from_utf8_lossy(&raw.stderr).contains("fatal:") && raw.exit == Some(0) {
-        problems.push(format!("ours: 'fatal:' on stderr for a successful request: {}", short(&raw.stderr)));
+    if p.status == 200
+        && String::from_utf8_lossy(&raw.stderr).contains("fatal:")
+        && raw.exit == Some(0)
+    {
+        problems.push(format!(
+            "ours: 'fatal:' on stderr for a successful request: {}",
+            short(&raw.stderr)
+        ));
     }
 }
 
@@ -242,7 +284,9 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
     let ours_raw = run_backend(Backend::Ours, case, &ours_root);
     let ours = parse(&ours_raw.stdout);
     our_invariants(&ours, &ours_raw, &mut problems);
-    let stock_raw = case.run_stock.then(|| run_backend(Backend::Stock, case, &stock_root));
+    let stock_raw = case
+        .run_stock
+        .then(|| run_backend(Backend::Stock, case, &stock_root));
     let stock = stock_raw.as_ref().map(|r| parse(&r.stdout));
 
     match &case.expect {
@@ -258,36 +302,48 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
                 (stock_root.display().to_string(), "{root}".to_string()),
                 (ours_root.display().to_string(), "{root}".to_string()),
             ];
-            let roots: Vec<(&str, &str)> = roots.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-            let (se, oe) = (norm_stderr(&stock_raw.stderr, &roots), norm_stderr(&ours_raw.stderr, &roots));
+            let roots: Vec<(&str, &str)> = roots
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            let (se, oe) = (
+                norm_stderr(&stock_raw.stderr, &roots),
+                norm_stderr(&ours_raw.stderr, &roots),
+            );
             match case.stderr {
                 StderrCheck::Same if se != oe => {
                     problems.push(format!("stderr:\n      stock {se:?}\n      ours  {oe:?}"))
                 }
-                StderrCheck::Loose if se.is_empty() != oe.is_empty() => {
-                    problems.push(format!("stderr (empty vs not):\n      stock {se:?}\n      ours  {oe:?}"))
-                }
+                StderrCheck::Loose if se.is_empty() != oe.is_empty() => problems.push(format!(
+                    "stderr (empty vs not):\n      stock {se:?}\n      ours  {oe:?}"
+                )),
                 _ => {}
             }
             if (stock_raw.exit == Some(0)) != (ours_raw.exit == Some(0)) {
-                problems.push(format!("exit code: stock {:?} ours {:?}", stock_raw.exit, ours_raw.exit));
+                problems.push(format!(
+                    "exit code: stock {:?} ours {:?}",
+                    stock_raw.exit, ours_raw.exit
+                ));
             }
         }
         Expect::Ours(check) => {
             // The difference must still exist: if stock now answers like us, the
             // case should become a `Same` case.
-            if let Some(stock) = &stock {
-                if diff(stock, &ours).is_empty() {
-                    problems.push(format!(
-                        "stock now answers exactly like ours; \"{}\" no longer applies: make this a Same case",
-                        check.why
-                    ));
-                }
+            if let Some(stock) = &stock
+                && diff(stock, &ours).is_empty()
+            {
+                problems.push(format!(
+                    "stock now answers exactly like ours; \"{}\" no longer applies: make this a Same case",
+                    check.why
+                ));
             }
             if check.status == 0 {
                 let failed = ours.status >= 400 || ours_raw.exit != Some(0) || !ours.complete;
                 if !failed {
-                    problems.push(format!("ours: expected an error, got {} exit {:?}", ours.status, ours_raw.exit));
+                    problems.push(format!(
+                        "ours: expected an error, got {} exit {:?}",
+                        ours.status, ours_raw.exit
+                    ));
                 }
                 if ours_raw.stderr.is_empty() {
                     problems.push("ours: no log line for the failure".into());
@@ -305,17 +361,24 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
                 let same = want.len() == ours.headers.len()
                     && want.iter().zip(&ours.headers).all(|(w, o)| w == o);
                 if !same {
-                    problems.push(format!("ours: headers\n      want {want:?}\n      got  {:?}", ours.headers));
+                    problems.push(format!(
+                        "ours: headers\n      want {want:?}\n      got  {:?}",
+                        ours.headers
+                    ));
                 }
             }
             match &check.body {
                 BodyCheck::Empty if !ours.body.is_empty() => {
                     problems.push(format!("ours: body should be empty: {}", short(&ours.body)))
                 }
-                BodyCheck::Exact(b) if &ours.body != b => {
-                    problems.push(format!("ours: body\n      want {}\n      got  {}", short(b), short(&ours.body)))
-                }
-                BodyCheck::Contains(t) if !String::from_utf8_lossy(&ours.body).contains(t.as_str()) => {
+                BodyCheck::Exact(b) if &ours.body != b => problems.push(format!(
+                    "ours: body\n      want {}\n      got  {}",
+                    short(b),
+                    short(&ours.body)
+                )),
+                BodyCheck::Contains(t)
+                    if !String::from_utf8_lossy(&ours.body).contains(t.as_str()) =>
+                {
                     problems.push(format!("ours: body lacks {t:?}: {}", short(&ours.body)))
                 }
                 _ => {}
@@ -324,9 +387,14 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
     }
     if let Some(repo) = case.fresh {
         if case.run_stock {
-            let (s, o) = (repo_state(&stock_root, repo, case.hook_path), repo_state(&ours_root, repo, case.hook_path));
+            let (s, o) = (
+                repo_state(&stock_root, repo, case.hook_path),
+                repo_state(&ours_root, repo, case.hook_path),
+            );
             if s != o {
-                problems.push(format!("repository after the request:\n--- stock\n{s}--- ours\n{o}"));
+                problems.push(format!(
+                    "repository after the request:\n--- stock\n{s}--- ours\n{o}"
+                ));
             }
         }
         let _ = std::fs::remove_dir_all(&stock_root);
@@ -358,7 +426,12 @@ fn run_group(group: Group) {
         }
     }
     eprintln!("{group:?}: {ran} cases, {} mismatches", failures.len());
-    assert!(failures.is_empty(), "{} of {ran} {group:?} cases differ:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} {group:?} cases differ:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -397,7 +470,14 @@ fn differential_table_is_complete() {
     let fx = fixtures::get();
     let all = cases::all(fx);
     assert!(all.len() >= 80, "only {} cases", all.len());
-    for g in [Group::Routes, Group::Repo, Group::Dumb, Group::Smart, Group::Post, Group::Push] {
+    for g in [
+        Group::Routes,
+        Group::Repo,
+        Group::Dumb,
+        Group::Smart,
+        Group::Post,
+        Group::Push,
+    ] {
         assert!(all.iter().any(|c| c.group == g), "no case in {g:?}");
     }
 }

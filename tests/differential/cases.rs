@@ -99,7 +99,8 @@ pub struct Case {
 impl Case {
     /// A request with the default server environment.
     pub fn new(name: &str, group: Group, method: &str, path: &str) -> Case {
-        let path_env = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let path_env =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         Case {
             name: name.to_string(),
             group,
@@ -169,10 +170,20 @@ impl Case {
     }
 
     /// A deliberate difference: assert our reply.
-    pub fn ours(mut self, status: u16, headers: Option<Vec<(&str, &str)>>, body: BodyCheck, why: &'static str) -> Case {
+    pub fn ours(
+        mut self,
+        status: u16,
+        headers: Option<Vec<(&str, &str)>>,
+        body: BodyCheck,
+        why: &'static str,
+    ) -> Case {
         self.expect = Expect::Ours(OurCheck {
             status,
-            headers: headers.map(|h| h.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()),
+            headers: headers.map(|h| {
+                h.into_iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect()
+            }),
             body,
             why,
         });
@@ -234,34 +245,119 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
 
     // ---- R2, R11, R12: methods and routes ----
     c.push(Case::get("no_request_method", Routes, "/repo.git/HEAD").unset("REQUEST_METHOD"));
-    c.push(Case::new("head_method_is_get", Routes, "HEAD", "/repo.git/HEAD"));
-    c.push(Case::new("head_method_info_refs", Routes, "HEAD", "/repo.git/info/refs"));
+    c.push(Case::new(
+        "head_method_is_get",
+        Routes,
+        "HEAD",
+        "/repo.git/HEAD",
+    ));
+    c.push(Case::new(
+        "head_method_info_refs",
+        Routes,
+        "HEAD",
+        "/repo.git/info/refs",
+    ));
     c.push(
-        Case::new("head_method_smart_advert", Routes, "HEAD", "/repo.git/info/refs")
-            .env("QUERY_STRING", "service=git-upload-pack"),
+        Case::new(
+            "head_method_smart_advert",
+            Routes,
+            "HEAD",
+            "/repo.git/info/refs",
+        )
+        .env("QUERY_STRING", "service=git-upload-pack"),
     );
     for (name, method, path, proto) in [
         ("post_on_head_http11", "POST", "/repo.git/HEAD", "HTTP/1.1"),
-        ("post_on_info_refs_http10", "POST", "/repo.git/info/refs", "HTTP/1.0"),
-        ("post_on_loose_http11", "POST", "/repo.git/objects/ab/cdef0123456789abcdef0123456789abcdef01", "HTTP/1.1"),
-        ("get_on_upload_pack_http11", "GET", "/repo.git/git-upload-pack", "HTTP/1.1"),
-        ("get_on_receive_pack_http10", "GET", "/repo.git/git-receive-pack", "HTTP/1.0"),
-        ("get_on_upload_archive_http11", "GET", "/repo.git/git-upload-archive", "HTTP/1.1"),
-        ("get_on_missing_repo_post_route", "GET", "/nothere.git/git-upload-pack", "HTTP/1.1"),
-        ("post_on_missing_repo_get_route", "POST", "/nothere.git/info/refs", "HTTP/1.1"),
+        (
+            "post_on_info_refs_http10",
+            "POST",
+            "/repo.git/info/refs",
+            "HTTP/1.0",
+        ),
+        (
+            "post_on_loose_http11",
+            "POST",
+            "/repo.git/objects/ab/cdef0123456789abcdef0123456789abcdef01",
+            "HTTP/1.1",
+        ),
+        (
+            "get_on_upload_pack_http11",
+            "GET",
+            "/repo.git/git-upload-pack",
+            "HTTP/1.1",
+        ),
+        (
+            "get_on_receive_pack_http10",
+            "GET",
+            "/repo.git/git-receive-pack",
+            "HTTP/1.0",
+        ),
+        (
+            "get_on_upload_archive_http11",
+            "GET",
+            "/repo.git/git-upload-archive",
+            "HTTP/1.1",
+        ),
+        (
+            "get_on_missing_repo_post_route",
+            "GET",
+            "/nothere.git/git-upload-pack",
+            "HTTP/1.1",
+        ),
+        (
+            "post_on_missing_repo_get_route",
+            "POST",
+            "/nothere.git/info/refs",
+            "HTTP/1.1",
+        ),
         ("put_on_head", "PUT", "/repo.git/HEAD", "HTTP/1.1"),
-        ("delete_on_pack", "DELETE", &format!("/repo.git/objects/pack/{}.pack", fx.pack), "HTTP/1.1"),
-        ("options_on_upload_pack", "OPTIONS", "/repo.git/git-upload-pack", "HTTP/1.1"),
-        ("http2_protocol_wrong_method", "POST", "/repo.git/HEAD", "HTTP/2.0"),
+        (
+            "delete_on_pack",
+            "DELETE",
+            &format!("/repo.git/objects/pack/{}.pack", fx.pack),
+            "HTTP/1.1",
+        ),
+        (
+            "options_on_upload_pack",
+            "OPTIONS",
+            "/repo.git/git-upload-pack",
+            "HTTP/1.1",
+        ),
+        (
+            "http2_protocol_wrong_method",
+            "POST",
+            "/repo.git/HEAD",
+            "HTTP/2.0",
+        ),
     ] {
         c.push(Case::new(name, Routes, method, path).env("SERVER_PROTOCOL", proto));
     }
-    c.push(Case::new("no_server_protocol_wrong_method", Routes, "POST", "/repo.git/HEAD").unset("SERVER_PROTOCOL"));
+    c.push(
+        Case::new(
+            "no_server_protocol_wrong_method",
+            Routes,
+            "POST",
+            "/repo.git/HEAD",
+        )
+        .unset("SERVER_PROTOCOL"),
+    );
     c.push(Case::get("unsupported_path", Routes, "/repo.git/foo"));
     c.push(Case::get("unsupported_repo_root", Routes, "/repo.git"));
-    c.push(Case::get("unsupported_bad_loose_name", Routes, "/repo.git/objects/zz/cdef0123456789abcdef0123456789abcdef01"));
-    c.push(Case::get("unsupported_pack_wrong_len", Routes, "/repo.git/objects/pack/pack-1234.pack"));
-    c.push(Case::get("unsupported_upper_hex", Routes, "/repo.git/objects/AB/CDEF0123456789ABCDEF0123456789ABCDEF01"));
+    c.push(Case::get(
+        "unsupported_bad_loose_name",
+        Routes,
+        "/repo.git/objects/zz/cdef0123456789abcdef0123456789abcdef01",
+    ));
+    c.push(Case::get(
+        "unsupported_pack_wrong_len",
+        Routes,
+        "/repo.git/objects/pack/pack-1234.pack",
+    ));
+    c.push(Case::get(
+        "unsupported_upper_hex",
+        Routes,
+        "/repo.git/objects/AB/CDEF0123456789ABCDEF0123456789ABCDEF01",
+    ));
 
     // ---- R4, R5: aliasing ----
     for (name, path) in [
@@ -275,9 +371,17 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     ] {
         c.push(Case::get(name, Routes, path));
     }
-    c.push(Case::get("tilde_prefix_not_aliased", Routes, "~repo.git/HEAD"));
+    c.push(Case::get(
+        "tilde_prefix_not_aliased",
+        Routes,
+        "~repo.git/HEAD",
+    ));
     c.push(Case::get("triple_dot_is_a_name", Routes, "/.../r.git/HEAD"));
-    c.push(Case::get("dotfile_name_not_aliased", Routes, "/.hidden.git/HEAD"));
+    c.push(Case::get(
+        "dotfile_name_not_aliased",
+        Routes,
+        "/.hidden.git/HEAD",
+    ));
 
     // ---- R4, R6, R8: where the repository is ----
     c.push(Case::get("project_root_no_path_info", Repo, "").unset("PATH_INFO"));
@@ -302,14 +406,34 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_PROJECT_ROOT", "")
             .env("PATH_TRANSLATED", "{root}/repo.git/HEAD"),
     );
-    c.push(Case::get("neither_root_nor_translated", Repo, "/repo.git/HEAD").unset("GIT_PROJECT_ROOT"));
-    c.push(Case::get("project_root_trailing_slash", Repo, "/repo.git/HEAD").env("GIT_PROJECT_ROOT", "{root}/"));
-    c.push(Case::get("project_root_relative_path_info_translated", Repo, "/repo.git/HEAD").env("PATH_TRANSLATED", "/nonexistent/x/HEAD"));
+    c.push(
+        Case::get("neither_root_nor_translated", Repo, "/repo.git/HEAD").unset("GIT_PROJECT_ROOT"),
+    );
+    c.push(
+        Case::get("project_root_trailing_slash", Repo, "/repo.git/HEAD")
+            .env("GIT_PROJECT_ROOT", "{root}/"),
+    );
+    c.push(
+        Case::get(
+            "project_root_relative_path_info_translated",
+            Repo,
+            "/repo.git/HEAD",
+        )
+        .env("PATH_TRANSLATED", "/nonexistent/x/HEAD"),
+    );
     c.push(Case::get("suffix_non_bare", Repo, "/work/HEAD"));
-    c.push(Case::get("suffix_non_bare_info_refs", Repo, "/work/info/refs"));
+    c.push(Case::get(
+        "suffix_non_bare_info_refs",
+        Repo,
+        "/work/info/refs",
+    ));
     c.push(Case::get("suffix_dot_git_added", Repo, "/x/HEAD"));
     c.push(Case::get("suffix_dot_git_dot_git", Repo, "/w2/HEAD"));
-    c.push(Case::get("suffix_explicit_dot_git_dir", Repo, "/work/.git/HEAD"));
+    c.push(Case::get(
+        "suffix_explicit_dot_git_dir",
+        Repo,
+        "/work/.git/HEAD",
+    ));
     c.push(Case::get("gitfile_in_dir", Repo, "/gf/HEAD"));
     c.push(Case::get("gitfile_plain_file", Repo, "/gflink/info/refs"));
     c.push(Case::get("not_a_repo_missing", Repo, "/nothere/HEAD"));
@@ -317,9 +441,18 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     c.push(Case::get("not_a_repo_root_itself", Repo, "/HEAD"));
     // R10
     c.push(Case::get("not_exported", Repo, "/noexport.git/HEAD"));
-    c.push(Case::get("not_exported_smart", Repo, "/noexport.git/info/refs").env("QUERY_STRING", "service=git-upload-pack"));
-    c.push(Case::get("export_all_empty_value", Repo, "/noexport.git/HEAD").env("GIT_HTTP_EXPORT_ALL", ""));
-    c.push(Case::get("export_all_any_value", Repo, "/noexport.git/info/refs").env("GIT_HTTP_EXPORT_ALL", "0"));
+    c.push(
+        Case::get("not_exported_smart", Repo, "/noexport.git/info/refs")
+            .env("QUERY_STRING", "service=git-upload-pack"),
+    );
+    c.push(
+        Case::get("export_all_empty_value", Repo, "/noexport.git/HEAD")
+            .env("GIT_HTTP_EXPORT_ALL", ""),
+    );
+    c.push(
+        Case::get("export_all_any_value", Repo, "/noexport.git/info/refs")
+            .env("GIT_HTTP_EXPORT_ALL", "0"),
+    );
     // R9
     c.push(Case::get("dubious_owner", Repo, "/other.git/HEAD"));
     c.push(
@@ -340,7 +473,10 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_CONFIG_KEY_0", "safe.directory")
             .env("GIT_CONFIG_VALUE_0", &format!("{root}/repo.git")),
     );
-    c.push(Case::get("assume_different_owner", Repo, "/repo.git/HEAD").env("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1"));
+    c.push(
+        Case::get("assume_different_owner", Repo, "/repo.git/HEAD")
+            .env("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1"),
+    );
     c.push(
         Case::get("assume_different_owner_smart", Repo, "/repo.git/info/refs")
             .env("QUERY_STRING", "service=git-upload-pack")
@@ -354,9 +490,20 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_CONFIG_VALUE_0", "*"),
     );
     // R22: bad config values
-    c.push(Case::get("bad_boolean_uploadpack", Repo, "/badbool.git/info/refs").env("QUERY_STRING", "service=git-upload-pack"));
-    c.push(Case::get("bad_boolean_uploadpack_dumb", Repo, "/badbool.git/HEAD"));
-    c.push(Case::get("bad_boolean_getanyfile", Repo, "/badbool-getany.git/HEAD"));
+    c.push(
+        Case::get("bad_boolean_uploadpack", Repo, "/badbool.git/info/refs")
+            .env("QUERY_STRING", "service=git-upload-pack"),
+    );
+    c.push(Case::get(
+        "bad_boolean_uploadpack_dumb",
+        Repo,
+        "/badbool.git/HEAD",
+    ));
+    c.push(Case::get(
+        "bad_boolean_getanyfile",
+        Repo,
+        "/badbool-getany.git/HEAD",
+    ));
     c.push(
         Case::get("config_from_env_getanyfile_off", Repo, "/repo.git/HEAD")
             .env("GIT_CONFIG_COUNT", "1")
@@ -375,7 +522,10 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         ("dumb_head", "/repo.git/HEAD"),
         ("dumb_info_refs", "/repo.git/info/refs"),
         ("dumb_alternates", "/repo.git/objects/info/alternates"),
-        ("dumb_http_alternates", "/repo.git/objects/info/http-alternates"),
+        (
+            "dumb_http_alternates",
+            "/repo.git/objects/info/http-alternates",
+        ),
         ("dumb_info_packs", "/repo.git/objects/info/packs"),
         ("dumb_loose_sha1", &loose_path),
         ("dumb_pack_sha1", &pack_path),
@@ -393,63 +543,143 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     ] {
         c.push(Case::get(name, Dumb, path));
     }
-    c.push(Case::get("dumb_info_refs_ignores_other_query", Dumb, "/repo.git/info/refs").env("QUERY_STRING", "foo=bar"));
-    c.push(Case::get("dumb_loose_missing", Dumb, "/repo.git/objects/ab/cdef0123456789abcdef0123456789abcdef01").ours(
-        404,
-        Some(err_headers("404 Not Found")),
-        BodyCheck::Empty,
-        "stock doubles the header block for a missing dumb file; we send each header once",
-    ));
-    c.push(Case::get("dumb_pack_missing", Dumb, &format!("/repo.git/objects/pack/pack-{}.pack", "0".repeat(40))).ours(
-        404,
-        Some(err_headers("404 Not Found")),
-        BodyCheck::Empty,
-        "stock doubles the header block for a missing dumb file; we send each header once",
-    ));
-    c.push(Case::get("dumb_idx_missing_sha256", Dumb, &format!("/sha256.git/objects/pack/pack-{}.idx", "0".repeat(64))).ours(
-        404,
-        Some(err_headers("404 Not Found")),
-        BodyCheck::Empty,
-        "stock doubles the header block for a missing dumb file; we send each header once",
-    ));
-    c.push(Case::get("dumb_alternates_missing", Dumb, "/x.git/objects/info/alternates").ours(
-        404,
-        Some(err_headers("404 Not Found")),
-        BodyCheck::Empty,
-        "stock doubles the header block for a missing dumb file; we send each header once",
-    ));
-    c.push(Case::get("dumb_http_alternates_missing", Dumb, "/x.git/objects/info/http-alternates").ours(
-        404,
-        Some(err_headers("404 Not Found")),
-        BodyCheck::Empty,
-        "stock doubles the header block for a missing dumb file; we send each header once",
-    ));
+    c.push(
+        Case::get(
+            "dumb_info_refs_ignores_other_query",
+            Dumb,
+            "/repo.git/info/refs",
+        )
+        .env("QUERY_STRING", "foo=bar"),
+    );
+    c.push(
+        Case::get(
+            "dumb_loose_missing",
+            Dumb,
+            "/repo.git/objects/ab/cdef0123456789abcdef0123456789abcdef01",
+        )
+        .ours(
+            404,
+            Some(err_headers("404 Not Found")),
+            BodyCheck::Empty,
+            "stock doubles the header block for a missing dumb file; we send each header once",
+        ),
+    );
+    c.push(
+        Case::get(
+            "dumb_pack_missing",
+            Dumb,
+            &format!("/repo.git/objects/pack/pack-{}.pack", "0".repeat(40)),
+        )
+        .ours(
+            404,
+            Some(err_headers("404 Not Found")),
+            BodyCheck::Empty,
+            "stock doubles the header block for a missing dumb file; we send each header once",
+        ),
+    );
+    c.push(
+        Case::get(
+            "dumb_idx_missing_sha256",
+            Dumb,
+            &format!("/sha256.git/objects/pack/pack-{}.idx", "0".repeat(64)),
+        )
+        .ours(
+            404,
+            Some(err_headers("404 Not Found")),
+            BodyCheck::Empty,
+            "stock doubles the header block for a missing dumb file; we send each header once",
+        ),
+    );
+    c.push(
+        Case::get(
+            "dumb_alternates_missing",
+            Dumb,
+            "/x.git/objects/info/alternates",
+        )
+        .ours(
+            404,
+            Some(err_headers("404 Not Found")),
+            BodyCheck::Empty,
+            "stock doubles the header block for a missing dumb file; we send each header once",
+        ),
+    );
+    c.push(
+        Case::get(
+            "dumb_http_alternates_missing",
+            Dumb,
+            "/x.git/objects/info/http-alternates",
+        )
+        .ours(
+            404,
+            Some(err_headers("404 Not Found")),
+            BodyCheck::Empty,
+            "stock doubles the header block for a missing dumb file; we send each header once",
+        ),
+    );
     // R21
     for (name, path) in [
-        ("getanyfile_off_head", "/getanyfile-off.git/HEAD".to_string()),
-        ("getanyfile_off_alternates", "/getanyfile-off.git/objects/info/alternates".to_string()),
-        ("getanyfile_off_http_alternates", "/getanyfile-off.git/objects/info/http-alternates".to_string()),
-        ("getanyfile_off_info_packs", "/getanyfile-off.git/objects/info/packs".to_string()),
-        ("getanyfile_off_loose", format!("/getanyfile-off.git/objects/{}", fx.loose)),
-        ("getanyfile_off_pack", format!("/getanyfile-off.git/objects/pack/{}.pack", fx.pack)),
-        ("getanyfile_off_idx", format!("/getanyfile-off.git/objects/pack/{}.idx", fx.pack)),
+        (
+            "getanyfile_off_head",
+            "/getanyfile-off.git/HEAD".to_string(),
+        ),
+        (
+            "getanyfile_off_alternates",
+            "/getanyfile-off.git/objects/info/alternates".to_string(),
+        ),
+        (
+            "getanyfile_off_http_alternates",
+            "/getanyfile-off.git/objects/info/http-alternates".to_string(),
+        ),
+        (
+            "getanyfile_off_info_packs",
+            "/getanyfile-off.git/objects/info/packs".to_string(),
+        ),
+        (
+            "getanyfile_off_loose",
+            format!("/getanyfile-off.git/objects/{}", fx.loose),
+        ),
+        (
+            "getanyfile_off_pack",
+            format!("/getanyfile-off.git/objects/pack/{}.pack", fx.pack),
+        ),
+        (
+            "getanyfile_off_idx",
+            format!("/getanyfile-off.git/objects/pack/{}.idx", fx.pack),
+        ),
     ] {
         c.push(Case::get(name, Dumb, &path));
     }
-    c.push(Case::get("getanyfile_off_info_refs", Dumb, "/getanyfile-off.git/info/refs").ours(
-        403,
-        Some(err_headers("403 Forbidden")),
-        BodyCheck::Empty,
-        "Q1 (dumb info/refs too): stock repeats the no-cache headers around Status on this 403",
-    ));
     c.push(
-        Case::get("getanyfile_off_smart_still_served", Dumb, "/getanyfile-off.git/info/refs")
-            .env("QUERY_STRING", "service=git-upload-pack"),
+        Case::get(
+            "getanyfile_off_info_refs",
+            Dumb,
+            "/getanyfile-off.git/info/refs",
+        )
+        .ours(
+            403,
+            Some(err_headers("403 Forbidden")),
+            BodyCheck::Empty,
+            "Q1 (dumb info/refs too): stock repeats the no-cache headers around Status on this 403",
+        ),
+    );
+    c.push(
+        Case::get(
+            "getanyfile_off_smart_still_served",
+            Dumb,
+            "/getanyfile-off.git/info/refs",
+        )
+        .env("QUERY_STRING", "service=git-upload-pack"),
     );
     // Namespaces (dumb)
-    c.push(Case::get("namespace_dumb_info_refs", Dumb, "/ns.git/info/refs").env("GIT_NAMESPACE", "foo"));
+    c.push(
+        Case::get("namespace_dumb_info_refs", Dumb, "/ns.git/info/refs")
+            .env("GIT_NAMESPACE", "foo"),
+    );
     c.push(Case::get("namespace_dumb_head", Dumb, "/ns.git/HEAD").env("GIT_NAMESPACE", "foo"));
-    c.push(Case::get("namespace_dumb_head_missing_ns", Dumb, "/ns.git/HEAD").env("GIT_NAMESPACE", "bar"));
+    c.push(
+        Case::get("namespace_dumb_head_missing_ns", Dumb, "/ns.git/HEAD")
+            .env("GIT_NAMESPACE", "bar"),
+    );
 
     // ---- R19, R20, R23, R24, R3: smart advertisement ----
     let q1 = |name: &str, path: &str, query: &str, extra: &[(&str, &str)]| {
@@ -464,16 +694,66 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             "Q1: stock repeats the no-cache headers around Status on a 403 from info/refs?service=",
         )
     };
-    c.push(q1("service_unknown", "/repo.git/info/refs", "service=git-foo", &[]));
-    c.push(q1("service_without_git_prefix", "/repo.git/info/refs", "service=upload-pack", &[]));
-    c.push(q1("service_empty_value", "/repo.git/info/refs", "service=", &[]));
-    c.push(q1("service_plus_is_space", "/repo.git/info/refs", "service=git+upload-pack", &[]));
-    c.push(q1("service_upload_pack_disabled", "/uploadpack-off.git/info/refs", "service=git-upload-pack", &[]));
-    c.push(q1("service_receive_pack_no_user", "/repo.git/info/refs", "service=git-receive-pack", &[]));
-    c.push(q1("service_receive_pack_empty_user", "/repo.git/info/refs", "service=git-receive-pack", &[("REMOTE_USER", "")]));
-    c.push(q1("service_receive_pack_config_off_user", "/receivepack-off.git/info/refs", "service=git-receive-pack", &[("REMOTE_USER", "alice")]));
-    c.push(q1("service_upload_archive_default_off", "/repo.git/info/refs", "service=git-upload-archive", &[]));
-    c.push(q1("query_duplicate_later_wins_bad", "/repo.git/info/refs", "service=git-upload-pack&service=git-foo", &[]));
+    c.push(q1(
+        "service_unknown",
+        "/repo.git/info/refs",
+        "service=git-foo",
+        &[],
+    ));
+    c.push(q1(
+        "service_without_git_prefix",
+        "/repo.git/info/refs",
+        "service=upload-pack",
+        &[],
+    ));
+    c.push(q1(
+        "service_empty_value",
+        "/repo.git/info/refs",
+        "service=",
+        &[],
+    ));
+    c.push(q1(
+        "service_plus_is_space",
+        "/repo.git/info/refs",
+        "service=git+upload-pack",
+        &[],
+    ));
+    c.push(q1(
+        "service_upload_pack_disabled",
+        "/uploadpack-off.git/info/refs",
+        "service=git-upload-pack",
+        &[],
+    ));
+    c.push(q1(
+        "service_receive_pack_no_user",
+        "/repo.git/info/refs",
+        "service=git-receive-pack",
+        &[],
+    ));
+    c.push(q1(
+        "service_receive_pack_empty_user",
+        "/repo.git/info/refs",
+        "service=git-receive-pack",
+        &[("REMOTE_USER", "")],
+    ));
+    c.push(q1(
+        "service_receive_pack_config_off_user",
+        "/receivepack-off.git/info/refs",
+        "service=git-receive-pack",
+        &[("REMOTE_USER", "alice")],
+    ));
+    c.push(q1(
+        "service_upload_archive_default_off",
+        "/repo.git/info/refs",
+        "service=git-upload-archive",
+        &[],
+    ));
+    c.push(q1(
+        "query_duplicate_later_wins_bad",
+        "/repo.git/info/refs",
+        "service=git-upload-pack&service=git-foo",
+        &[],
+    ));
     let adv = |name: &str, path: &str, query: &str, extra: &[(&str, &str)]| {
         let mut k = Case::get(name, Smart, path).env("QUERY_STRING", query);
         for (a, b) in extra {
@@ -481,39 +761,163 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         }
         k
     };
-    c.push(adv("smart_upload_pack_v0", "/repo.git/info/refs", "service=git-upload-pack", &[]));
-    c.push(adv("smart_upload_pack_v2", "/repo.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "version=2")]));
-    c.push(adv("smart_upload_pack_v1", "/repo.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "version=1")]));
-    c.push(adv("smart_receive_pack_user_v0", "/repo.git/info/refs", "service=git-receive-pack", &[("REMOTE_USER", "alice")]));
-    c.push(adv("smart_receive_pack_user_v2", "/repo.git/info/refs", "service=git-receive-pack", &[("REMOTE_USER", "alice"), ("HTTP_GIT_PROTOCOL", "version=2")]));
-    c.push(adv("smart_receive_pack_config_on", "/receivepack-on.git/info/refs", "service=git-receive-pack", &[]));
-    c.push(adv("smart_upload_archive_on", "/archive-on.git/info/refs", "service=git-upload-archive", &[]));
-    c.push(adv("smart_upload_archive_on_v2", "/archive-on.git/info/refs", "service=git-upload-archive", &[("HTTP_GIT_PROTOCOL", "version=2")]));
-    c.push(adv("git_protocol_server_wins", "/repo.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "version=2"), ("GIT_PROTOCOL", "version=0")]));
-    c.push(adv("git_protocol_server_only_v2", "/repo.git/info/refs", "service=git-upload-pack", &[("GIT_PROTOCOL", "version=2")]));
-    c.push(adv("git_protocol_v2_among_others", "/repo.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "foo=bar:version=2")]));
-    c.push(adv("query_percent_decoding", "/repo.git/info/refs", "service=git%2dupload-pack", &[]));
-    c.push(adv("query_percent_upper", "/repo.git/info/refs", "service=git%2Dupload%2Dpack", &[]));
-    c.push(adv("query_duplicate_later_wins_good", "/repo.git/info/refs", "service=git-foo&service=git-upload-pack", &[]));
-    c.push(adv("query_other_params", "/repo.git/info/refs", "a=b&service=git-upload-pack&c", &[]));
-    c.push(adv("query_encoded_name", "/repo.git/info/refs", "%73ervice=git-upload-pack", &[]));
+    c.push(adv(
+        "smart_upload_pack_v0",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[],
+    ));
+    c.push(adv(
+        "smart_upload_pack_v2",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[("HTTP_GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "smart_upload_pack_v1",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[("HTTP_GIT_PROTOCOL", "version=1")],
+    ));
+    c.push(adv(
+        "smart_receive_pack_user_v0",
+        "/repo.git/info/refs",
+        "service=git-receive-pack",
+        &[("REMOTE_USER", "alice")],
+    ));
+    c.push(adv(
+        "smart_receive_pack_user_v2",
+        "/repo.git/info/refs",
+        "service=git-receive-pack",
+        &[("REMOTE_USER", "alice"), ("HTTP_GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "smart_receive_pack_config_on",
+        "/receivepack-on.git/info/refs",
+        "service=git-receive-pack",
+        &[],
+    ));
+    c.push(adv(
+        "smart_upload_archive_on",
+        "/archive-on.git/info/refs",
+        "service=git-upload-archive",
+        &[],
+    ));
+    c.push(adv(
+        "smart_upload_archive_on_v2",
+        "/archive-on.git/info/refs",
+        "service=git-upload-archive",
+        &[("HTTP_GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "git_protocol_server_wins",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[
+            ("HTTP_GIT_PROTOCOL", "version=2"),
+            ("GIT_PROTOCOL", "version=0"),
+        ],
+    ));
+    c.push(adv(
+        "git_protocol_server_only_v2",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[("GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "git_protocol_v2_among_others",
+        "/repo.git/info/refs",
+        "service=git-upload-pack",
+        &[("HTTP_GIT_PROTOCOL", "foo=bar:version=2")],
+    ));
+    c.push(adv(
+        "query_percent_decoding",
+        "/repo.git/info/refs",
+        "service=git%2dupload-pack",
+        &[],
+    ));
+    c.push(adv(
+        "query_percent_upper",
+        "/repo.git/info/refs",
+        "service=git%2Dupload%2Dpack",
+        &[],
+    ));
+    c.push(adv(
+        "query_duplicate_later_wins_good",
+        "/repo.git/info/refs",
+        "service=git-foo&service=git-upload-pack",
+        &[],
+    ));
+    c.push(adv(
+        "query_other_params",
+        "/repo.git/info/refs",
+        "a=b&service=git-upload-pack&c",
+        &[],
+    ));
+    c.push(adv(
+        "query_encoded_name",
+        "/repo.git/info/refs",
+        "%73ervice=git-upload-pack",
+        &[],
+    ));
     c.push(q1("query_no_equals", "/repo.git/info/refs", "service", &[]));
-    c.push(adv("smart_sha256_v0", "/sha256.git/info/refs", "service=git-upload-pack", &[]));
-    c.push(adv("smart_sha256_v2", "/sha256.git/info/refs", "service=git-upload-pack", &[("HTTP_GIT_PROTOCOL", "version=2")]));
-    c.push(adv("smart_empty_repo", "/x/info/refs", "service=git-upload-pack", &[]));
-    c.push(adv("namespace_smart_v0", "/ns.git/info/refs", "service=git-upload-pack", &[("GIT_NAMESPACE", "foo")]));
-    c.push(adv("namespace_smart_v2", "/ns.git/info/refs", "service=git-upload-pack", &[("GIT_NAMESPACE", "foo"), ("HTTP_GIT_PROTOCOL", "version=2")]));
-    c.push(adv("smart_non_bare", "/work/info/refs", "service=git-upload-pack", &[]));
+    c.push(adv(
+        "smart_sha256_v0",
+        "/sha256.git/info/refs",
+        "service=git-upload-pack",
+        &[],
+    ));
+    c.push(adv(
+        "smart_sha256_v2",
+        "/sha256.git/info/refs",
+        "service=git-upload-pack",
+        &[("HTTP_GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "smart_empty_repo",
+        "/x/info/refs",
+        "service=git-upload-pack",
+        &[],
+    ));
+    c.push(adv(
+        "namespace_smart_v0",
+        "/ns.git/info/refs",
+        "service=git-upload-pack",
+        &[("GIT_NAMESPACE", "foo")],
+    ));
+    c.push(adv(
+        "namespace_smart_v2",
+        "/ns.git/info/refs",
+        "service=git-upload-pack",
+        &[("GIT_NAMESPACE", "foo"), ("HTTP_GIT_PROTOCOL", "version=2")],
+    ));
+    c.push(adv(
+        "smart_non_bare",
+        "/work/info/refs",
+        "service=git-upload-pack",
+        &[],
+    ));
 
     // ---- R17, R25, R28-R30: POST ----
-    let want_v0 = cat(&[&pkt(&format!("want {} no-progress ofs-delta\n", fx.main)), b"0000", &pkt("done\n")]);
+    let want_v0 = cat(&[
+        &pkt(&format!("want {} no-progress ofs-delta\n", fx.main)),
+        b"0000",
+        &pkt("done\n"),
+    ]);
     let have_v0 = cat(&[
         &pkt(&format!("want {} no-progress ofs-delta\n", fx.main)),
         b"0000",
         &pkt(&format!("have {}\n", fx.main_parent)),
         &pkt("done\n"),
     ]);
-    let ls_refs = cat(&[&pkt("command=ls-refs\n"), b"0001", &pkt("peel\n"), &pkt("symrefs\n"), &pkt("ref-prefix refs/\n"), b"0000"]);
+    let ls_refs = cat(&[
+        &pkt("command=ls-refs\n"),
+        b"0001",
+        &pkt("peel\n"),
+        &pkt("symrefs\n"),
+        &pkt("ref-prefix refs/\n"),
+        b"0000",
+    ]);
     let fetch_v2 = cat(&[
         &pkt("command=fetch\n"),
         b"0001",
@@ -533,78 +937,349 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         b"0000",
     ]);
     let v2 = |k: Case| k.env("HTTP_GIT_PROTOCOL", "version=2");
-    c.push(Case::post("upload_pack_v0", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()));
-    c.push(Case::post("upload_pack_v0_have", Post, "/repo.git/git-upload-pack", UP, have_v0.clone()));
-    c.push(v2(Case::post("upload_pack_v2_ls_refs", Post, "/repo.git/git-upload-pack", UP, ls_refs.clone())));
-    c.push(v2(Case::post("upload_pack_v2_fetch", Post, "/repo.git/git-upload-pack", UP, fetch_v2.clone())));
-    c.push(v2(Case::post("upload_pack_v2_fetch_sha256", Post, "/sha256.git/git-upload-pack", UP, fetch_v2_256)));
-    c.push(v2(Case::post("upload_pack_v2_ls_refs_namespace", Post, "/ns.git/git-upload-pack", UP, ls_refs.clone())).env("GIT_NAMESPACE", "foo"));
-    c.push(Case::post("upload_pack_unknown_want", Post, "/repo.git/git-upload-pack", UP,
-        cat(&[&pkt(&format!("want {} no-progress\n", "1".repeat(40))), b"0000", &pkt("done\n")])));
-    c.push(Case::post("upload_pack_gzip", Post, "/repo.git/git-upload-pack", UP, gzip(&want_v0)).env("HTTP_CONTENT_ENCODING", "gzip"));
-    c.push(Case::post("upload_pack_x_gzip", Post, "/repo.git/git-upload-pack", UP, gzip(&want_v0)).env("HTTP_CONTENT_ENCODING", "x-gzip"));
-    c.push(v2(Case::post("upload_pack_v2_gzip", Post, "/repo.git/git-upload-pack", UP, gzip(&fetch_v2))).env("HTTP_CONTENT_ENCODING", "gzip"));
-    c.push(Case::post("upload_pack_other_encoding_passthrough", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("HTTP_CONTENT_ENCODING", "identity"));
-    c.push(Case::post("upload_pack_chunked", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).unset("CONTENT_LENGTH"));
-    c.push(Case::post("upload_pack_chunked_gzip", Post, "/repo.git/git-upload-pack", UP, gzip(&want_v0)).unset("CONTENT_LENGTH").env("HTTP_CONTENT_ENCODING", "gzip"));
-    c.push(Case::post("content_length_empty_reads_to_eof", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", ""));
-    c.push(Case::post("content_length_minus_one", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", "-1"));
-    c.push(Case::post("content_length_leading_space", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!(" {}", want_v0.len())));
-    c.push(Case::post("content_length_plus", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("+{}", want_v0.len())));
-    c.push(Case::post("content_length_hex", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("0x{:x}", want_v0.len())));
-    c.push(Case::post("content_length_octal", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", &format!("0{:o}", want_v0.len())));
-    c.push(Case::post("content_length_minus_two", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", "-2"));
-    c.push(Case::post("content_length_zero_chunked_body", Post, "/repo.git/git-upload-pack", UP, want_v0.clone()).env("CONTENT_LENGTH", "0"));
+    c.push(Case::post(
+        "upload_pack_v0",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        want_v0.clone(),
+    ));
+    c.push(Case::post(
+        "upload_pack_v0_have",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        have_v0.clone(),
+    ));
+    c.push(v2(Case::post(
+        "upload_pack_v2_ls_refs",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        ls_refs.clone(),
+    )));
+    c.push(v2(Case::post(
+        "upload_pack_v2_fetch",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        fetch_v2.clone(),
+    )));
+    c.push(v2(Case::post(
+        "upload_pack_v2_fetch_sha256",
+        Post,
+        "/sha256.git/git-upload-pack",
+        UP,
+        fetch_v2_256,
+    )));
+    c.push(
+        v2(Case::post(
+            "upload_pack_v2_ls_refs_namespace",
+            Post,
+            "/ns.git/git-upload-pack",
+            UP,
+            ls_refs.clone(),
+        ))
+        .env("GIT_NAMESPACE", "foo"),
+    );
+    c.push(Case::post(
+        "upload_pack_want_annotated_tag",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        cat(&[
+            &pkt(&format!(
+                "want {} no-progress ofs-delta include-tag\n",
+                fx.tag_v1
+            )),
+            b"0000",
+            &pkt("done\n"),
+        ]),
+    ));
+    c.push(Case::post(
+        "upload_pack_unknown_want",
+        Post,
+        "/repo.git/git-upload-pack",
+        UP,
+        cat(&[
+            &pkt(&format!("want {} no-progress\n", "1".repeat(40))),
+            b"0000",
+            &pkt("done\n"),
+        ]),
+    ));
+    c.push(
+        Case::post(
+            "upload_pack_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            gzip(&want_v0),
+        )
+        .env("HTTP_CONTENT_ENCODING", "gzip"),
+    );
+    c.push(
+        Case::post(
+            "upload_pack_x_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            gzip(&want_v0),
+        )
+        .env("HTTP_CONTENT_ENCODING", "x-gzip"),
+    );
+    c.push(
+        v2(Case::post(
+            "upload_pack_v2_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            gzip(&fetch_v2),
+        ))
+        .env("HTTP_CONTENT_ENCODING", "gzip"),
+    );
+    c.push(
+        Case::post(
+            "upload_pack_other_encoding_passthrough",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("HTTP_CONTENT_ENCODING", "identity"),
+    );
+    c.push(
+        Case::post(
+            "upload_pack_chunked",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .unset("CONTENT_LENGTH"),
+    );
+    c.push(
+        Case::post(
+            "upload_pack_chunked_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            gzip(&want_v0),
+        )
+        .unset("CONTENT_LENGTH")
+        .env("HTTP_CONTENT_ENCODING", "gzip"),
+    );
+    c.push(
+        Case::post(
+            "content_length_empty_reads_to_eof",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", ""),
+    );
+    c.push(
+        Case::post(
+            "content_length_minus_one",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", "-1"),
+    );
+    c.push(
+        Case::post(
+            "content_length_leading_space",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", &format!(" {}", want_v0.len())),
+    );
+    c.push(
+        Case::post(
+            "content_length_plus",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", &format!("+{}", want_v0.len())),
+    );
+    c.push(
+        Case::post(
+            "content_length_hex",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", &format!("0x{:x}", want_v0.len())),
+    );
+    c.push(
+        Case::post(
+            "content_length_octal",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", &format!("0{:o}", want_v0.len())),
+    );
+    c.push(
+        Case::post(
+            "content_length_minus_two",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", "-2"),
+    );
+    c.push(
+        Case::post(
+            "content_length_zero_chunked_body",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", "0"),
+    );
     // A 1024-byte v2 ls-refs request, announced as `1k`.
-    let mut onek = cat(&[&pkt("command=ls-refs\n"), b"0001", &pkt("ref-prefix refs/heads/\n")]);
+    let mut onek = cat(&[
+        &pkt("command=ls-refs\n"),
+        b"0001",
+        &pkt("ref-prefix refs/heads/\n"),
+    ]);
     let pad = 1024 - onek.len() - 4 - 4 - "ref-prefix refs/zz".len() - 1;
     onek.extend(pkt(&format!("ref-prefix refs/zz{}\n", "z".repeat(pad))));
     onek.extend_from_slice(b"0000");
     assert_eq!(onek.len(), 1024);
-    c.push(v2(Case::post("content_length_1k_unit", Post, "/repo.git/git-upload-pack", UP, onek.clone())).env("CONTENT_LENGTH", "1k"));
-    c.push(v2(Case::post("content_length_body_longer_than_length", Post, "/repo.git/git-upload-pack", UP, cat(&[&ls_refs, b"garbage-after"]))).env("CONTENT_LENGTH", &ls_refs.len().to_string()));
+    c.push(
+        v2(Case::post(
+            "content_length_1k_unit",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            onek.clone(),
+        ))
+        .env("CONTENT_LENGTH", "1k"),
+    );
+    c.push(
+        v2(Case::post(
+            "content_length_body_longer_than_length",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            cat(&[&ls_refs, b"garbage-after"]),
+        ))
+        .env("CONTENT_LENGTH", &ls_refs.len().to_string()),
+    );
     let q5 = "Q5: an unparsable CONTENT_LENGTH fails after stock's 200 headers; we send a 500 before any header";
     for (name, v) in [
-        ("content_length_trailing_space", format!("{} ", want_v0.len())),
+        (
+            "content_length_trailing_space",
+            format!("{} ", want_v0.len()),
+        ),
         ("content_length_garbage", "abc".to_string()),
         ("content_length_1e30", "1e30".to_string()),
-        ("content_length_overflow", "99999999999999999999999".to_string()),
+        (
+            "content_length_overflow",
+            "99999999999999999999999".to_string(),
+        ),
     ] {
         c.push(
             Case::post(name, Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
                 .env("CONTENT_LENGTH", &v)
-                .ours(500, Some(err_headers("500 Internal Server Error")), BodyCheck::Empty, q5)
+                .ours(
+                    500,
+                    Some(err_headers("500 Internal Server Error")),
+                    BodyCheck::Empty,
+                    q5,
+                )
                 .stderr(StderrCheck::Ignore),
         );
     }
     // R30 / Q2: request buffer limit.
     let big = cat(&[&want_v0, &vec![b'0'; 2000]]);
-    let q2_413 = "Q2: a body over the request buffer fails after stock's 200; we send a clean 413 first";
+    let q2_413 =
+        "Q2: a body over the request buffer fails after stock's 200; we send a clean 413 first";
     c.push(
-        Case::post("over_config_max_request_buffer", Post, "/smallbuf.git/git-upload-pack", UP, big.clone())
-            .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "over_config_max_request_buffer",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            big.clone(),
+        )
+        .ours(
+            413,
+            None,
+            BodyCheck::Contains("request was larger than our maximum size".into()),
+            q2_413,
+        )
+        .stderr(StderrCheck::Ignore),
     );
     c.push(
-        Case::post("over_env_max_request_buffer", Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "50")
-            .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "over_env_max_request_buffer",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", "50")
+        .ours(
+            413,
+            None,
+            BodyCheck::Contains("request was larger than our maximum size".into()),
+            q2_413,
+        )
+        .stderr(StderrCheck::Ignore),
     );
     // Read to EOF, stock's buffer starts at 8 KiB whatever the limit: over that fails...
     let huge = cat(&[&want_v0, &vec![b'0'; 10_000]]);
     c.push(
-        Case::post("over_max_request_buffer_chunked", Post, "/smallbuf.git/git-upload-pack", UP, huge.clone())
-            .unset("CONTENT_LENGTH")
-            .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "over_max_request_buffer_chunked",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            huge.clone(),
+        )
+        .unset("CONTENT_LENGTH")
+        .ours(
+            413,
+            None,
+            BodyCheck::Contains("request was larger than our maximum size".into()),
+            q2_413,
+        )
+        .stderr(StderrCheck::Ignore),
     );
     // ...but a chunked body under 8 KiB passes even with a 1k limit.
-    c.push(Case::post("chunked_under_8k_floor_small_buffer", Post, "/smallbuf.git/git-upload-pack", UP, big.clone()).unset("CONTENT_LENGTH"));
+    c.push(
+        Case::post(
+            "chunked_under_8k_floor_small_buffer",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            big.clone(),
+        )
+        .unset("CONTENT_LENGTH"),
+    );
     // The limit applies to the compressed body, not to what it inflates to.
     c.push(
-        Case::post("max_request_buffer_counts_compressed_size", Post, "/smallbuf.git/git-upload-pack", UP, gzip(&big))
-            .env("HTTP_CONTENT_ENCODING", "gzip"),
+        Case::post(
+            "max_request_buffer_counts_compressed_size",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            gzip(&big),
+        )
+        .env("HTTP_CONTENT_ENCODING", "gzip"),
     );
     let mut noise = Vec::new();
     let mut x: u32 = 12345;
@@ -613,49 +1288,121 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         noise.push((x >> 16) as u8);
     }
     c.push(
-        Case::post("over_max_request_buffer_gzip_compressed", Post, "/smallbuf.git/git-upload-pack", UP, gzip(&cat(&[&want_v0, &noise])))
-            .env("HTTP_CONTENT_ENCODING", "gzip")
-            .ours(413, None, BodyCheck::Contains("request was larger than our maximum size".into()), q2_413)
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "over_max_request_buffer_gzip_compressed",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            gzip(&cat(&[&want_v0, &noise])),
+        )
+        .env("HTTP_CONTENT_ENCODING", "gzip")
+        .ours(
+            413,
+            None,
+            BodyCheck::Contains("request was larger than our maximum size".into()),
+            q2_413,
+        )
+        .stderr(StderrCheck::Ignore),
     );
-    c.push(Case::post("within_config_max_request_buffer", Post, "/smallbuf.git/git-upload-pack", UP, want_v0.clone()));
+    c.push(Case::post(
+        "within_config_max_request_buffer",
+        Post,
+        "/smallbuf.git/git-upload-pack",
+        UP,
+        want_v0.clone(),
+    ));
     c.push(
-        Case::post("env_max_request_buffer_overrides_config", Post, "/smallbuf.git/git-upload-pack", UP, big.clone())
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "10M"),
+        Case::post(
+            "env_max_request_buffer_overrides_config",
+            Post,
+            "/smallbuf.git/git-upload-pack",
+            UP,
+            big.clone(),
+        )
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", "10M"),
     );
     c.push(
-        Case::post("max_request_buffer_exact_fit", Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", &want_v0.len().to_string()),
+        Case::post(
+            "max_request_buffer_exact_fit",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", &want_v0.len().to_string()),
     );
     c.push(
-        Case::post("bad_env_max_request_buffer", Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "lots"),
+        Case::post(
+            "bad_env_max_request_buffer",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", "lots"),
     );
     c.push(
-        Case::get("bad_env_max_request_buffer_get", Post, "/repo.git/info/refs")
-            .env("QUERY_STRING", "service=git-upload-pack")
-            .env("GIT_HTTP_MAX_REQUEST_BUFFER", "lots"),
+        Case::get(
+            "bad_env_max_request_buffer_get",
+            Post,
+            "/repo.git/info/refs",
+        )
+        .env("QUERY_STRING", "service=git-upload-pack")
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", "lots"),
     );
     // R28 / Q2: bad gzip
     c.push(
-        Case::post("upload_pack_bad_gzip", Post, "/repo.git/git-upload-pack", UP, b"this is not gzip".to_vec())
-            .env("HTTP_CONTENT_ENCODING", "gzip")
-            .ours(400, None, BodyCheck::Any, "Q2: bad gzip for upload-pack: we send 400 before any 200")
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "upload_pack_bad_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            b"this is not gzip".to_vec(),
+        )
+        .env("HTTP_CONTENT_ENCODING", "gzip")
+        .ours(
+            400,
+            None,
+            BodyCheck::Any,
+            "Q2: bad gzip for upload-pack: we send 400 before any 200",
+        )
+        .stderr(StderrCheck::Ignore),
     );
     let mut trunc = gzip(&want_v0);
     trunc.truncate(trunc.len() / 2);
     c.push(
-        Case::post("upload_pack_truncated_gzip", Post, "/repo.git/git-upload-pack", UP, trunc)
-            .env("HTTP_CONTENT_ENCODING", "gzip")
-            .ours(400, None, BodyCheck::Any, "Q2: bad gzip for upload-pack: we send 400 before any 200")
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "upload_pack_truncated_gzip",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            trunc,
+        )
+        .env("HTTP_CONTENT_ENCODING", "gzip")
+        .ours(
+            400,
+            None,
+            BodyCheck::Any,
+            "Q2: bad gzip for upload-pack: we send 400 before any 200",
+        )
+        .stderr(StderrCheck::Ignore),
     );
     c.push(
-        Case::post("upload_pack_short_body", Post, "/repo.git/git-upload-pack", UP, want_v0.clone())
-            .env("CONTENT_LENGTH", &(want_v0.len() + 100).to_string())
-            .ours(400, None, BodyCheck::Any, "short upload-pack body (EOF before CONTENT_LENGTH): we send 400")
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "upload_pack_short_body",
+            Post,
+            "/repo.git/git-upload-pack",
+            UP,
+            want_v0.clone(),
+        )
+        .env("CONTENT_LENGTH", &(want_v0.len() + 100).to_string())
+        .ours(
+            400,
+            None,
+            BodyCheck::Any,
+            "short upload-pack body (EOF before CONTENT_LENGTH): we send 400",
+        )
+        .stderr(StderrCheck::Ignore),
     );
     // R17: content types, per service
     let bad_ct = |name: &str, path: &str, ct: Option<&str>, svc: &str, extra: &[(&str, &str)]| {
@@ -669,48 +1416,185 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         let _ = svc;
         k
     };
-    c.push(bad_ct("ctype_wrong_upload_pack", "/repo.git/git-upload-pack", Some("text/plain"), "upload-pack", &[]));
-    c.push(bad_ct("ctype_empty_upload_pack", "/repo.git/git-upload-pack", Some(""), "upload-pack", &[]));
-    c.push(bad_ct("ctype_missing_upload_pack", "/repo.git/git-upload-pack", None, "upload-pack", &[]));
-    c.push(bad_ct("ctype_with_charset_upload_pack", "/repo.git/git-upload-pack", Some("application/x-git-upload-pack-request; charset=utf-8"), "upload-pack", &[]));
-    c.push(bad_ct("ctype_other_service", "/repo.git/git-upload-pack", Some(RP), "upload-pack", &[]));
-    c.push(bad_ct("ctype_wrong_receive_pack", "/repo.git/git-receive-pack", Some("text/plain"), "receive-pack", &[("REMOTE_USER", "alice")]));
-    c.push(bad_ct("ctype_missing_receive_pack", "/repo.git/git-receive-pack", None, "receive-pack", &[("REMOTE_USER", "alice")]));
-    c.push(bad_ct("ctype_wrong_upload_archive", "/archive-on.git/git-upload-archive", Some("text/plain"), "upload-archive", &[]));
-    c.push(bad_ct("ctype_empty_upload_archive", "/archive-on.git/git-upload-archive", Some(""), "upload-archive", &[]));
-    c.push(bad_ct("ctype_wrong_but_service_disabled", "/uploadpack-off.git/git-upload-pack", Some("text/plain"), "upload-pack", &[]));
-    c.push(bad_ct("ctype_wrong_receive_pack_no_user", "/repo.git/git-receive-pack", Some("text/plain"), "receive-pack", &[]));
-    c.push(bad_ct("ctype_wrong_not_a_repo", "/nothere.git/git-upload-pack", Some("text/plain"), "upload-pack", &[]));
+    c.push(bad_ct(
+        "ctype_wrong_upload_pack",
+        "/repo.git/git-upload-pack",
+        Some("text/plain"),
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_empty_upload_pack",
+        "/repo.git/git-upload-pack",
+        Some(""),
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_missing_upload_pack",
+        "/repo.git/git-upload-pack",
+        None,
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_with_charset_upload_pack",
+        "/repo.git/git-upload-pack",
+        Some("application/x-git-upload-pack-request; charset=utf-8"),
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_other_service",
+        "/repo.git/git-upload-pack",
+        Some(RP),
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_wrong_receive_pack",
+        "/repo.git/git-receive-pack",
+        Some("text/plain"),
+        "receive-pack",
+        &[("REMOTE_USER", "alice")],
+    ));
+    c.push(bad_ct(
+        "ctype_missing_receive_pack",
+        "/repo.git/git-receive-pack",
+        None,
+        "receive-pack",
+        &[("REMOTE_USER", "alice")],
+    ));
+    c.push(bad_ct(
+        "ctype_wrong_upload_archive",
+        "/archive-on.git/git-upload-archive",
+        Some("text/plain"),
+        "upload-archive",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_empty_upload_archive",
+        "/archive-on.git/git-upload-archive",
+        Some(""),
+        "upload-archive",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_wrong_but_service_disabled",
+        "/uploadpack-off.git/git-upload-pack",
+        Some("text/plain"),
+        "upload-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_wrong_receive_pack_no_user",
+        "/repo.git/git-receive-pack",
+        Some("text/plain"),
+        "receive-pack",
+        &[],
+    ));
+    c.push(bad_ct(
+        "ctype_wrong_not_a_repo",
+        "/nothere.git/git-upload-pack",
+        Some("text/plain"),
+        "upload-pack",
+        &[],
+    ));
     let long_ct = format!("application/{}", "x".repeat(1500));
     c.push(
-        Case::post("ctype_longer_than_1k", Post, "/repo.git/git-upload-pack", &long_ct, want_v0.clone())
-            .ours(
-                415,
-                Some(vec![
-                    ("Status", "415 Unsupported Media Type"),
-                    ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
-                    ("Pragma", "no-cache"),
-                    ("Cache-Control", "no-cache, max-age=0, must-revalidate"),
-                ]),
-                BodyCheck::Exact(
-                    format!("Expected POST with Content-Type '{UP}', but received '{long_ct}' instead.\n").into_bytes(),
-                ),
-                "Q6: stock dies formatting a 415 with a long Content-Type; we send one clean 415",
-            )
-            .stderr(StderrCheck::Ignore),
+        Case::post(
+            "ctype_longer_than_1k",
+            Post,
+            "/repo.git/git-upload-pack",
+            &long_ct,
+            want_v0.clone(),
+        )
+        .ours(
+            415,
+            Some(vec![
+                ("Status", "415 Unsupported Media Type"),
+                ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
+                ("Pragma", "no-cache"),
+                ("Cache-Control", "no-cache, max-age=0, must-revalidate"),
+            ]),
+            BodyCheck::Exact(
+                format!(
+                    "Expected POST with Content-Type '{UP}', but received '{long_ct}' instead.\n"
+                )
+                .into_bytes(),
+            ),
+            "Q6: stock dies formatting a 415 with a long Content-Type; we send one clean 415",
+        )
+        .stderr(StderrCheck::Ignore),
     );
     // Disabled services on POST.
-    c.push(Case::post("post_upload_pack_disabled", Post, "/uploadpack-off.git/git-upload-pack", UP, want_v0.clone()));
-    c.push(Case::post("post_receive_pack_no_user", Post, "/repo.git/git-receive-pack", RP, b"0000".to_vec()));
-    c.push(Case::post("post_upload_archive_default_off", Post, "/repo.git/git-upload-archive", UA, b"0000".to_vec()));
-    c.push(Case::post("post_upload_pack_bad_boolean", Post, "/badbool.git/git-upload-pack", UP, want_v0.clone()));
-    c.push(Case::post("post_upload_pack_not_exported", Post, "/noexport.git/git-upload-pack", UP, want_v0.clone()));
+    c.push(Case::post(
+        "post_upload_pack_disabled",
+        Post,
+        "/uploadpack-off.git/git-upload-pack",
+        UP,
+        want_v0.clone(),
+    ));
+    c.push(Case::post(
+        "post_receive_pack_no_user",
+        Post,
+        "/repo.git/git-receive-pack",
+        RP,
+        b"0000".to_vec(),
+    ));
+    c.push(Case::post(
+        "post_upload_archive_default_off",
+        Post,
+        "/repo.git/git-upload-archive",
+        UA,
+        b"0000".to_vec(),
+    ));
+    c.push(Case::post(
+        "post_upload_pack_bad_boolean",
+        Post,
+        "/badbool.git/git-upload-pack",
+        UP,
+        want_v0.clone(),
+    ));
+    c.push(Case::post(
+        "post_upload_pack_not_exported",
+        Post,
+        "/noexport.git/git-upload-pack",
+        UP,
+        want_v0.clone(),
+    ));
     // upload-archive (R19, R25).
-    let archive_req = cat(&[&pkt("argument --format=tar\n"), &pkt("argument main\n"), &pkt("argument a.txt\n"), b"0000"]);
-    c.push(v2(Case::post("upload_archive_v2", Post, "/archive-on.git/git-upload-archive", UA, archive_req.clone())));
-    c.push(Case::post("upload_archive_v0", Post, "/archive-on.git/git-upload-archive", UA, archive_req.clone()));
-    c.push(v2(Case::post("upload_archive_bad_ref", Post, "/archive-on.git/git-upload-archive", UA,
-        cat(&[&pkt("argument --format=tar\n"), &pkt("argument nosuchref\n"), b"0000"]))));
+    let archive_req = cat(&[
+        &pkt("argument --format=tar\n"),
+        &pkt("argument main\n"),
+        &pkt("argument a.txt\n"),
+        b"0000",
+    ]);
+    c.push(v2(Case::post(
+        "upload_archive_v2",
+        Post,
+        "/archive-on.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    )));
+    c.push(Case::post(
+        "upload_archive_v0",
+        Post,
+        "/archive-on.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    ));
+    c.push(v2(Case::post(
+        "upload_archive_bad_ref",
+        Post,
+        "/archive-on.git/git-upload-archive",
+        UA,
+        cat(&[
+            &pkt("argument --format=tar\n"),
+            &pkt("argument nosuchref\n"),
+            b"0000",
+        ]),
+    )));
 
     // ---- R26, R27: pushes against fresh copies ----
     let rp_body = |cmd: String, pack: bool| {
@@ -726,11 +1610,38 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("REMOTE_ADDR", "192.0.2.7")
             .fresh(repo)
     };
-    let create = rp_body(format!("{ZERO} {} refs/heads/new\0report-status\n", fx.new_commit), true);
-    let update = rp_body(format!("{} {} refs/heads/main\0report-status\n", fx.main, fx.new_commit), true);
-    let delete = rp_body(format!("{} {ZERO} refs/heads/feature\0report-status delete-refs\n", fx.feature), false);
-    let stale = rp_body(format!("{} {} refs/heads/main\0report-status\n", fx.feature, fx.new_commit), true);
-    let sideband = rp_body(format!("{ZERO} {} refs/heads/sb\0report-status side-band-64k\n", fx.new_commit), true);
+    let create = rp_body(
+        format!("{ZERO} {} refs/heads/new\0report-status\n", fx.new_commit),
+        true,
+    );
+    let update = rp_body(
+        format!(
+            "{} {} refs/heads/main\0report-status\n",
+            fx.main, fx.new_commit
+        ),
+        true,
+    );
+    let delete = rp_body(
+        format!(
+            "{} {ZERO} refs/heads/feature\0report-status delete-refs\n",
+            fx.feature
+        ),
+        false,
+    );
+    let stale = rp_body(
+        format!(
+            "{} {} refs/heads/main\0report-status\n",
+            fx.feature, fx.new_commit
+        ),
+        true,
+    );
+    let sideband = rp_body(
+        format!(
+            "{ZERO} {} refs/heads/sb\0report-status side-band-64k\n",
+            fx.new_commit
+        ),
+        true,
+    );
     c.push(push("push_create", "push.git", create.clone()));
     c.push(push("push_update", "push.git", update.clone()));
     c.push(push("push_delete", "push.git", delete.clone()));
@@ -749,15 +1660,24 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     c.push(k);
     c.push(push("push_hook_rejects", "reject.git", create.clone()));
     c.push(
-        push("push_config_on_no_user", "receivepack-on.git", create.clone())
-            .unset("REMOTE_USER"),
+        push(
+            "push_config_on_no_user",
+            "receivepack-on.git",
+            create.clone(),
+        )
+        .unset("REMOTE_USER"),
     );
     c.push(push("push_namespace", "push.git", create.clone()).env("GIT_NAMESPACE", "foo"));
     c.push(
         push("push_short_body", "push.git", create.clone())
             .env("CONTENT_LENGTH", &(create.len() + 50).to_string())
             .no_stock()
-            .ours(0, None, BodyCheck::Any, "Q4: stock spins forever on a short receive-pack body; we end with an error")
+            .ours(
+                0,
+                None,
+                BodyCheck::Any,
+                "Q4: stock spins forever on a short receive-pack body; we end with an error",
+            )
             .stderr(StderrCheck::Ignore),
     );
     c

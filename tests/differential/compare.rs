@@ -60,7 +60,12 @@ pub fn parse(out: &[u8]) -> Parsed {
         }
         headers.push((name, value));
     }
-    Parsed { status, headers, body, complete }
+    Parsed {
+        status,
+        headers,
+        body,
+        complete,
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -76,8 +81,10 @@ pub fn is_rfc2822(v: &str) -> bool {
         && ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"].contains(&p[0])
         && (1..=2).contains(&p[1].len())
         && p[1].chars().all(|c| c.is_ascii_digit())
-        && ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-            .contains(&p[2])
+        && [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ]
+        .contains(&p[2])
         && p[3].len() == 4
         && p[4].len() == 8
         && p[4].chars().all(|c| c.is_ascii_digit() || c == ':')
@@ -94,26 +101,44 @@ fn clock_header(name: &str) -> bool {
 pub fn short(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     let s: String = s.chars().take(300).collect();
-    format!("{s:?}{}", if b.len() > 300 { format!("... ({} bytes)", b.len()) } else { String::new() })
+    format!(
+        "{s:?}{}",
+        if b.len() > 300 {
+            format!("... ({} bytes)", b.len())
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// Lists every difference between stock's reply and ours (empty when equal).
 pub fn diff(stock: &Parsed, ours: &Parsed) -> Vec<String> {
     let mut d = Vec::new();
     if stock.status != ours.status {
-        d.push(format!("status: stock {} ours {}", stock.status, ours.status));
+        d.push(format!(
+            "status: stock {} ours {}",
+            stock.status, ours.status
+        ));
     }
     if stock.complete != ours.complete {
-        d.push(format!("header block complete: stock {} ours {}", stock.complete, ours.complete));
+        d.push(format!(
+            "header block complete: stock {} ours {}",
+            stock.complete, ours.complete
+        ));
     }
     let same_headers = stock.headers.len() == ours.headers.len()
-        && stock.headers.iter().zip(&ours.headers).all(|((sn, sv), (on, ov))| {
-            sn == on
-                && (sv == ov
-                    || (clock_header(sn) && is_rfc2822(sv) && is_rfc2822(ov)))
-        });
+        && stock
+            .headers
+            .iter()
+            .zip(&ours.headers)
+            .all(|((sn, sv), (on, ov))| {
+                sn == on && (sv == ov || (clock_header(sn) && is_rfc2822(sv) && is_rfc2822(ov)))
+            });
     if !same_headers {
-        d.push(format!("headers:\n      stock {:?}\n      ours  {:?}", stock.headers, ours.headers));
+        d.push(format!(
+            "headers:\n      stock {:?}\n      ours  {:?}",
+            stock.headers, ours.headers
+        ));
     }
     if canonical_body(stock) != canonical_body(ours) {
         d.push(format!(
@@ -132,7 +157,11 @@ pub fn norm_stderr(e: &[u8], roots: &[(&str, &str)]) -> String {
     for (from, to) in roots {
         s = s.replace(from, to);
     }
-    s.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The body as compared: for smart results (upload-pack, upload-archive), side-band
@@ -162,7 +191,9 @@ pub fn canonical_body(p: &Parsed) -> Vec<u8> {
     let b = &p.body;
     let mut i = 0;
     while i + 4 <= b.len() {
-        let Some(len) = std::str::from_utf8(&b[i..i + 4]).ok().and_then(|h| usize::from_str_radix(h, 16).ok())
+        let Some(len) = std::str::from_utf8(&b[i..i + 4])
+            .ok()
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
         else {
             return p.body.clone();
         };

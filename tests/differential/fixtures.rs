@@ -89,7 +89,11 @@ fn git_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
         .expect("spawn git");
     child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -112,7 +116,11 @@ fn commit(dir: &Path, file: &str, text: &str, date: u64) {
         .args(["commit", "-q", "-m", &format!("change {file} at {date}")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "commit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// First loose object (`xx/yyy`) of a bare repository.
@@ -123,7 +131,10 @@ fn first_loose(gitdir: &Path) -> String {
         let name = d.file_name().to_string_lossy().to_string();
         if name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit()) {
             for f in std::fs::read_dir(d.path()).unwrap() {
-                found.push(format!("{name}/{}", f.unwrap().file_name().to_string_lossy()));
+                found.push(format!(
+                    "{name}/{}",
+                    f.unwrap().file_name().to_string_lossy()
+                ));
             }
         }
     }
@@ -145,7 +156,16 @@ fn first_pack(gitdir: &Path) -> String {
 /// Makes a non-bare source repo with history: two packed commits, then loose ones.
 fn source_repo(dir: &Path, format: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    git(dir, &["init", "-q", "-b", "main", &format!("--object-format={format}")]);
+    git(
+        dir,
+        &[
+            "init",
+            "-q",
+            "-b",
+            "main",
+            &format!("--object-format={format}"),
+        ],
+    );
     commit(dir, "a.txt", "one\n", 1_700_000_000);
     commit(dir, "b.txt", "two\n", 1_700_000_100);
     git(dir, &["repack", "-q", "-a", "-d"]);
@@ -164,14 +184,23 @@ fn bare_from(src: &Path, dest: &Path) {
         .arg(dest)
         .output()
         .unwrap();
-    assert!(out.status.success(), "clone: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "clone: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     git(dest, &["remote", "remove", "origin"]);
     write(&dest.join("git-daemon-export-ok"), "");
     git(dest, &["config", "pack.threads", "1"]);
 }
 
 fn copy(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(st.success(), "cp -a {} {}", from.display(), to.display());
 }
 
@@ -206,8 +235,14 @@ fn build() -> Fixture {
     bare_from(&src, &repo);
     git(&repo, &["update-ref", "refs/heads/loose-branch", &feature]);
     git(&root, &["init", "-q", "--bare", "alt.git"]);
-    write(&repo.join("objects/info/alternates"), &format!("{}\n", root.join("alt.git/objects").display()));
-    write(&repo.join("objects/info/http-alternates"), "../../alt.git/objects\n");
+    write(
+        &repo.join("objects/info/alternates"),
+        &format!("{}\n", root.join("alt.git/objects").display()),
+    );
+    write(
+        &repo.join("objects/info/http-alternates"),
+        "../../alt.git/objects\n",
+    );
     git(&repo, &["update-server-info"]);
     let loose = first_loose(&repo);
     let pack = first_pack(&repo);
@@ -253,8 +288,14 @@ fn build() -> Fixture {
     let real = base.join("gf-real.git");
     copy(&repo, &real);
     std::fs::create_dir_all(root.join("gf")).unwrap();
-    write(&root.join("gf/.git"), &format!("gitdir: {}\n", real.display()));
-    write(&root.join("gflink"), &format!("gitdir: {}\n", real.display()));
+    write(
+        &root.join("gf/.git"),
+        &format!("gitdir: {}\n", real.display()),
+    );
+    write(
+        &root.join("gflink"),
+        &format!("gitdir: {}\n", real.display()),
+    );
 
     // A plain directory that is not a repository; `...` as an ordinary name.
     std::fs::create_dir_all(root.join("plain")).unwrap();
@@ -264,15 +305,38 @@ fn build() -> Fixture {
     // Namespaces.
     let ns = root.join("ns.git");
     copy(&repo, &ns);
-    git(&ns, &["update-ref", "refs/namespaces/foo/refs/heads/main", &feature]);
-    git(&ns, &["update-ref", "refs/namespaces/foo/refs/heads/other", &main]);
-    git(&ns, &["update-ref", "refs/namespaces/foo/refs/tags/v1", &tag_v1]);
-    git(&ns, &["symbolic-ref", "refs/namespaces/foo/HEAD", "refs/namespaces/foo/refs/heads/main"]);
+    git(
+        &ns,
+        &[
+            "update-ref",
+            "refs/namespaces/foo/refs/heads/main",
+            &feature,
+        ],
+    );
+    git(
+        &ns,
+        &["update-ref", "refs/namespaces/foo/refs/heads/other", &main],
+    );
+    git(
+        &ns,
+        &["update-ref", "refs/namespaces/foo/refs/tags/v1", &tag_v1],
+    );
+    git(
+        &ns,
+        &[
+            "symbolic-ref",
+            "refs/namespaces/foo/HEAD",
+            "refs/namespaces/foo/refs/heads/main",
+        ],
+    );
     git(&ns, &["update-server-info"]);
 
     // Owned by someone else.
     copy(&repo, &root.join("other.git"));
-    sh(&format!("chown -R 65534:65534 '{}'", root.join("other.git").display()));
+    sh(&format!(
+        "chown -R 65534:65534 '{}'",
+        root.join("other.git").display()
+    ));
 
     // Configuration variants.
     for (name, key, value) in [
@@ -295,7 +359,10 @@ fn build() -> Fixture {
     copy(&repo, &push);
     git(&push, &["config", "core.logAllRefUpdates", "true"]);
     let hook = push.join("hooks/pre-receive");
-    write(&hook, "#!/bin/sh\nenv | sort > hook-env.txt\ncat > hook-stdin.txt\nexit 0\n");
+    write(
+        &hook,
+        "#!/bin/sh\nenv | sort > hook-env.txt\ncat > hook-stdin.txt\nexit 0\n",
+    );
     sh(&format!("chmod +x '{}'", hook.display()));
     let reject = root.join("reject.git");
     copy(&repo, &reject);
