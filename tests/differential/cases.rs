@@ -237,6 +237,16 @@ const RP: &str = "application/x-git-receive-pack-request";
 const UA: &str = "application/x-git-upload-archive-request";
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
+/// Marks a case as the Q1 difference (403 from info/refs: each header once).
+fn q1_repo(k: Case) -> Case {
+    k.ours(
+        403,
+        Some(err_headers("403 Forbidden")),
+        BodyCheck::Empty,
+        "Q1: stock repeats the no-cache headers around Status on a 403 from info/refs?service=",
+    )
+}
+
 /// The whole table.
 pub fn all(fx: &Fixture) -> Vec<Case> {
     use Group::*;
@@ -509,6 +519,48 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "http.getanyfile")
             .env("GIT_CONFIG_VALUE_0", "false"),
+    );
+
+    // R22: config files outside the repository.
+    let cfg = fx.root.parent().unwrap().join("cfg").display().to_string();
+    c.push(q1_repo(
+        Case::get(
+            "config_global_file_uploadpack_off",
+            Repo,
+            "/repo.git/info/refs",
+        )
+        .env("QUERY_STRING", "service=git-upload-pack")
+        .env("GIT_CONFIG_GLOBAL", &format!("{cfg}/global-uploadpack-off")),
+    ));
+    c.push(
+        Case::get("config_system_file_getanyfile_off", Repo, "/repo.git/HEAD")
+            .unset("GIT_CONFIG_NOSYSTEM")
+            .env("GIT_CONFIG_SYSTEM", &format!("{cfg}/system-getanyfile-off")),
+    );
+    c.push(
+        Case::get(
+            "config_nosystem_ignores_system_file",
+            Repo,
+            "/repo.git/HEAD",
+        )
+        .env("GIT_CONFIG_SYSTEM", &format!("{cfg}/system-getanyfile-off")),
+    );
+    c.push(
+        Case::get("config_home_gitconfig", Repo, "/repo.git/HEAD")
+            .unset("GIT_CONFIG_GLOBAL")
+            .env("HOME", &format!("{cfg}/home")),
+    );
+    c.push(
+        Case::get("config_global_safe_directory", Repo, "/other.git/HEAD")
+            .env("GIT_CONFIG_GLOBAL", &format!("{cfg}/global-safe-all")),
+    );
+    c.push(
+        Case::get(
+            "config_include_receivepack_on",
+            Repo,
+            "/include.git/info/refs",
+        )
+        .env("QUERY_STRING", "service=git-receive-pack"),
     );
 
     // ---- R31-R35: dumb routes ----
@@ -1304,6 +1356,29 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         )
         .stderr(StderrCheck::Ignore),
     );
+    c.push(
+        Case::post(
+            "over_included_max_request_buffer",
+            Post,
+            "/include.git/git-upload-pack",
+            UP,
+            big.clone(),
+        )
+        .ours(
+            413,
+            None,
+            BodyCheck::Contains("request was larger than our maximum size".into()),
+            q2_413,
+        )
+        .stderr(StderrCheck::Ignore),
+    );
+    c.push(Case::post(
+        "max_request_buffer_unit_m",
+        Post,
+        "/units.git/git-upload-pack",
+        UP,
+        big.clone(),
+    ));
     c.push(Case::post(
         "within_config_max_request_buffer",
         Post,
@@ -1668,6 +1743,18 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         .unset("REMOTE_USER"),
     );
     c.push(push("push_namespace", "push.git", create.clone()).env("GIT_NAMESPACE", "foo"));
+    c.push(
+        push("push_bad_gzip", "push.git", b"this is not gzip at all".to_vec())
+            .env("HTTP_CONTENT_ENCODING", "gzip")
+            .ours(0, None, BodyCheck::Any, "Q2: bad gzip for receive-pack: stock appends a second header block; we end with an error")
+            .stderr(StderrCheck::Ignore),
+    );
+    c.push(
+        push("push_gzip_inflates_to_garbage", "push.git", gzip(&[b'x'; 5000]))
+            .env("HTTP_CONTENT_ENCODING", "gzip")
+            .ours(0, None, BodyCheck::Any, "Q4: stock dies of SIGPIPE after its 200 on a gzip body of garbage; we end with an error")
+            .stderr(StderrCheck::Ignore),
+    );
     c.push(
         push("push_short_body", "push.git", create.clone())
             .env("CONTENT_LENGTH", &(create.len() + 50).to_string())

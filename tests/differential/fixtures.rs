@@ -354,6 +354,40 @@ fn build() -> Fixture {
         git(&d, &["config", key, value]);
     }
 
+    // Config files outside the repositories: global, system, HOME, includes.
+    let cfg = base.join("cfg");
+    std::fs::create_dir_all(cfg.join("home")).unwrap();
+    write(
+        &cfg.join("global-uploadpack-off"),
+        "[http]\n\tuploadpack = false\n",
+    );
+    write(
+        &cfg.join("system-getanyfile-off"),
+        "[http]\n\tgetanyfile = false\n",
+    );
+    write(&cfg.join("global-safe-all"), "[safe]\n\tdirectory = *\n");
+    write(
+        &cfg.join("home/.gitconfig"),
+        "[http]\n\tgetanyfile = false\n",
+    );
+    write(
+        &cfg.join("included"),
+        "[http]\n\treceivepack = true\n\tmaxrequestbuffer = 1k\n",
+    );
+    let inc = root.join("include.git");
+    copy(&repo, &inc);
+    git(
+        &inc,
+        &[
+            "config",
+            "include.path",
+            &cfg.join("included").display().to_string(),
+        ],
+    );
+    let units = root.join("units.git");
+    copy(&repo, &units);
+    git(&units, &["config", "http.maxrequestbuffer", "100M"]);
+
     // Push targets (copied fresh per backend by the runner).
     let push = root.join("push.git");
     copy(&repo, &push);
