@@ -3,7 +3,8 @@
 //! (status, headers in order, body bytes, and loosely stderr) must match, except for
 //! the deliberate differences the table asserts explicitly.
 //!
-//! Run one case: `DIFF_CASE=name cargo test --test differential -- --nocapture`.
+//! Run one case: `DIFF_CASE=name cargo test --test differential -- --nocapture`;
+//! add `DIFF_SHOW=1` to print both replies.
 //! How a request is executed is behind [`run_backend`]; a FastCGI backend is one more
 //! arm there.
 
@@ -271,6 +272,19 @@ fn our_invariants(p: &Parsed, raw: &RawReply, problems: &mut Vec<String>) {
     }
 }
 
+/// Prints a reply (with `DIFF_SHOW=1`).
+fn show(who: &str, p: &Parsed, raw: &RawReply) {
+    eprintln!(
+        "[{who}] status {} exit {:?} timed_out {}\n  headers {:?}\n  body {}\n  stderr {}",
+        p.status,
+        raw.exit,
+        raw.timed_out,
+        p.headers,
+        short(&p.body),
+        short(&raw.stderr)
+    );
+}
+
 /// Runs one case; returns the problems found (empty: pass).
 fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
     let mut problems = Vec::new();
@@ -289,6 +303,12 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
         .then(|| run_backend(Backend::Stock, case, &stock_root));
     let stock = stock_raw.as_ref().map(|r| parse(&r.stdout));
 
+    if std::env::var_os("DIFF_SHOW").is_some() {
+        show("ours", &ours, &ours_raw);
+        if let (Some(p), Some(r)) = (&stock, &stock_raw) {
+            show("stock", p, r);
+        }
+    }
     match &case.expect {
         Expect::Same => {
             let (stock, stock_raw) = (stock.as_ref().unwrap(), stock_raw.as_ref().unwrap());
@@ -317,6 +337,11 @@ fn run_case(fx: &fixtures::Fixture, case: &Case) -> Vec<String> {
                 StderrCheck::Loose if se.is_empty() != oe.is_empty() => problems.push(format!(
                     "stderr (empty vs not):\n      stock {se:?}\n      ours  {oe:?}"
                 )),
+                StderrCheck::OursContains(t) if !oe.to_lowercase().contains(t) || se.is_empty() => {
+                    problems.push(format!(
+                        "stderr (ours should mention {t:?}):\n      stock {se:?}\n      ours  {oe:?}"
+                    ))
+                }
                 _ => {}
             }
             if (stock_raw.exit == Some(0)) != (ours_raw.exit == Some(0)) {
