@@ -140,6 +140,9 @@ fn too_large(limit: u64, len: Option<u64>) -> HttpError {
     })
 }
 
+/// The smallest limit git applies to a body read to EOF (`read_request_eof`).
+pub const EOF_FLOOR: u64 = 8192;
+
 /// Buffered bodies up to this size stay in memory; larger ones go to a temporary file.
 pub const SPILL_THRESHOLD: usize = 1 << 20;
 
@@ -191,10 +194,16 @@ pub fn buffer(env: &Env, body: Box<dyn Read + Send>, limit: u64) -> Result<Buffe
     {
         return Err(too_large(limit, Some(len)));
     }
+    // Read to EOF, git allows at least 8 KiB whatever the setting, and refuses a
+    // body that fills its buffer exactly (it cannot tell whether more would follow).
+    let (limit, fills) = match len {
+        Some(_) => (limit, false),
+        None => (limit.max(EOF_FLOOR), true),
+    };
     let mut reader = raw(env, body)?;
     let (mut buffered, total) = read_bounded(&mut reader, limit)
         .map_err(|e| HttpError::bad_request(format!("reading request body: {e}")))?;
-    if total > limit {
+    if total > limit || (fills && total == limit) {
         return Err(too_large(limit, None));
     }
     if is_gzip(env) {
@@ -316,12 +325,14 @@ mod tests {
             413
         );
         let e = env(&[]);
-        assert_eq!(
-            buffer(&e, Box::new(&[0u8; 11][..]), 10).unwrap_err().status,
-            413
-        );
-        match buffer(&e, Box::new(&[0u8; 10][..]), 10).unwrap() {
-            Buffered::Memory(d) => assert_eq!(d.len(), 10),
+        let status = buffer(&e, Box::new(&[0u8; 8192][..]), 10)
+            .unwrap_err()
+            .status;
+        assert_eq!(status, 413);
+        let e2 = env(&[("CONTENT_LENGTH", "10")]);
+        assert!(buffer(&e2, Box::new(&[0u8; 10][..]), 10).is_ok());
+        match buffer(&e, Box::new(&[0u8; 8191][..]), 10).unwrap() {
+            Buffered::Memory(d) => assert_eq!(d.len(), 8191),
             other => panic!("{other:?}"),
         }
         let e = env(&[("CONTENT_LENGTH", "10")]);

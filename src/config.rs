@@ -769,6 +769,19 @@ fn git_prefix(env: &Env) -> PathBuf {
     prefix
 }
 
+/// git's exec path (`GIT_EXEC_PATH`, else `<prefix>/libexec/git-core` or
+/// `<prefix>/lib/git-core` of the `git` we run, whichever exists).
+pub fn git_exec_path(env: &Env) -> Option<PathBuf> {
+    if let Some(p) = env.get_nonempty("GIT_EXEC_PATH") {
+        return Some(os_path(p));
+    }
+    let prefix = git_prefix(env);
+    ["libexec/git-core", "lib/git-core"]
+        .iter()
+        .map(|d| prefix.join(d))
+        .find(|d| d.join("git-upload-pack").exists())
+}
+
 /// Where `execvp` would find `program` on `path_var`.
 fn find_program(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
     if program.contains(&b'/') {

@@ -213,9 +213,22 @@ fn check_ownership(found: &Path, gitfile_target: Option<&Path>, env: &Env) -> Re
     Err(HttpError::die(format!(
         "detected dubious ownership in repository at '{p}'\n\
          To add an exception for this directory, call:\n\n\
-         \tgit config --global --add safe.directory '{p}'",
-        p = path.display()
+         \tgit config --global --add safe.directory {q}",
+        p = path.display(),
+        q = quote_pretty(&path.to_string_lossy())
     )))
+}
+
+/// git's `sq_quote_buf_pretty`: bare if every byte is alphanumeric or one of
+/// `+,-./:=@_^`, else single-quoted with `'` escaped.
+fn quote_pretty(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+,-./:=@_^".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// git's `enter_repo` (non-strict) on the repository part of the request path,

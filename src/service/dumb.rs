@@ -100,7 +100,10 @@ pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
         "--format=%(objectname)%09%(refname)%(if)%(*objectname)%(then)%00%(*objectname)%(end)";
     let mut args: Vec<std::ffi::OsString> = vec!["for-each-ref".into(), format.into()];
     if !ns.is_empty() {
-        args.push(crate::os::bytes_to_os(&ns));
+        // Like git's refs_for_each_namespaced_ref: only `<ns>refs/`, not `<ns>HEAD`.
+        let mut pattern = ns.clone();
+        pattern.extend_from_slice(b"refs/");
+        args.push(crate::os::bytes_to_os(&pattern));
     }
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let listing = git_output(ctx, &args)?

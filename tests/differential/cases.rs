@@ -1756,6 +1756,7 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
     );
     c.push(push("push_namespace", "push.git", create.clone()).env("GIT_NAMESPACE", "foo"));
     // Stock dies after its 200 but has closed stdout by then: the reply is a bare 200.
+    // We refuse it with a 400 before git starts.
     c.push(
         push(
             "push_bad_gzip",
@@ -1763,6 +1764,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             b"this is not gzip at all".to_vec(),
         )
         .env("HTTP_CONTENT_ENCODING", "gzip")
+        .ours(
+            400,
+            None,
+            BodyCheck::Empty,
+            "bad gzip on receive-pack: stock dies after its 200 (bare 200 reply); we answer 400 before git starts",
+        )
         .stderr(StderrCheck::OursContains("gzip")),
     );
     c.push(
