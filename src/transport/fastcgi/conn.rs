@@ -324,7 +324,9 @@ impl<W: Write + Send + 'static> Conn<W> {
     fn active_id(&self) -> Option<u16> {
         match &self.phase {
             Phase::Idle => None,
-            Phase::Params { id, .. } | Phase::Refused { id } => Some(*id),
+            Phase::Params { id, .. } => Some(*id),
+            // A refused request only has its streams ignored; it blocks nothing.
+            Phase::Refused { .. } => None,
             Phase::Running(r) => Some(r.id),
         }
     }
@@ -510,6 +512,16 @@ impl<W: Write + Send + 'static> Conn<W> {
     ) -> Result<(), Stop> {
         let mut env = (*self.cfg.base_env).clone();
         for (name, value) in pairs {
+            // What cannot be an environment variable cannot reach git either; a CGI
+            // server could not have passed it.
+            if name.is_empty() || name.contains(&b'=') || name.contains(&0) || value.contains(&0) {
+                log::warn!(
+                    "FastCGI connection {}: request {id}: parameter '{}' cannot be an environment variable (empty, '=' or NUL byte); dropped",
+                    self.cfg.label,
+                    String::from_utf8_lossy(&name).escape_debug()
+                );
+                continue;
+            }
             env.set(name, value);
         }
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(STDIN_QUEUE);
