@@ -5,13 +5,16 @@
 //!
 //! Run one case: `DIFF_CASE=name cargo test --test differential -- --nocapture`;
 //! add `DIFF_SHOW=1` to print both replies.
-//! How a request is executed is behind [`run_backend`]; a FastCGI backend is one more
-//! arm there.
+//! How a request is executed is behind [`run_backend`]. `differential_fastcgi` runs
+//! the whole table once more through our FastCGI server and requires the same reply
+//! (and the same repository afterwards) as through CGI.
 
 #[path = "differential/cases.rs"]
 mod cases;
 #[path = "differential/compare.rs"]
 mod compare;
+#[path = "differential/fcgi.rs"]
+mod fcgi;
 #[path = "differential/fixtures.rs"]
 mod fixtures;
 
@@ -505,4 +508,80 @@ fn differential_table_is_complete() {
     ] {
         assert!(all.iter().any(|c| c.group == g), "no case in {g:?}");
     }
+}
+
+/// Runs `case` through our FastCGI daemon (as its PARAMS and STDIN).
+fn run_fastcgi(case: &Case, root: &Path) -> RawReply {
+    let fx = fixtures::get();
+    let daemon = fcgi::daemon(&fx.scratch);
+    let root_s = root.display().to_string();
+    let params: Vec<(String, String)> = case
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.replace("{root}", &root_s)))
+        .collect();
+    let reply = fcgi::request(&daemon.socket, &params, &case.body);
+    RawReply {
+        stdout: reply.stdout,
+        stderr: Vec::new(),
+        exit: Some(reply.app_status as i32),
+        timed_out: false,
+        left_behind: false,
+    }
+}
+
+/// Every case through CGI and through FastCGI: the same reply, the same repository.
+#[test]
+fn differential_fastcgi() {
+    let fx = fixtures::get();
+    let only = std::env::var("DIFF_CASE").ok();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for case in cases::all(fx) {
+        if only.as_deref().is_some_and(|o| o != case.name) {
+            continue;
+        }
+        ran += 1;
+        let (cgi_root, fcgi_root) = match case.fresh {
+            Some(repo) => (
+                fixtures::fresh_root(fx, repo, &format!("{}-cgi", case.name)),
+                fixtures::fresh_root(fx, repo, &format!("{}-fcgi", case.name)),
+            ),
+            None => (fx.root.clone(), fx.root.clone()),
+        };
+        let cgi_raw = run_backend(Backend::Ours, &case, &cgi_root);
+        let fcgi_raw = run_fastcgi(&case, &fcgi_root);
+        let (cgi, fast) = (parse(&cgi_raw.stdout), parse(&fcgi_raw.stdout));
+        let mut problems = diff(&cgi, &fast);
+        if (cgi_raw.exit == Some(0)) != (fcgi_raw.exit == Some(0)) {
+            problems.push(format!(
+                "exit code / app status: CGI {:?} FastCGI {:?}",
+                cgi_raw.exit, fcgi_raw.exit
+            ));
+        }
+        if let Some(repo) = case.fresh {
+            let (a, b) = (
+                repo_state(&cgi_root, repo, case.hook_path),
+                repo_state(&fcgi_root, repo, case.hook_path),
+            );
+            if a != b {
+                problems.push(format!(
+                    "repository after the request:\n--- CGI\n{a}--- FastCGI\n{b}"
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&cgi_root);
+            let _ = std::fs::remove_dir_all(&fcgi_root);
+        }
+        if !problems.is_empty() {
+            failures.push(format!("CASE {}:\n  {}", case.name, problems.join("\n  ")));
+        }
+    }
+    eprintln!("FastCGI vs CGI: {ran} cases, {} differ", failures.len());
+    assert!(only.is_some() || ran >= 80, "only {ran} cases ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases differ between CGI and FastCGI:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
