@@ -1,0 +1,130 @@
+//! The shipped web-server configs (apache/, nginx/, lighttpd/), run for real:
+//! each setup is started from its config file (only paths, ports and the
+//! account substituted), once with stock `git-http-backend` and once with ours,
+//! and real git clients run the same scenarios against both. Ours must give
+//! the same outcomes as stock, and both the outcomes the setup is meant to
+//! give. Each test prints its part of the matrix; the last one to finish
+//! prints the whole matrix.
+
+#[path = "servers/harness.rs"]
+mod harness;
+#[path = "servers/scenarios.rs"]
+mod scenarios;
+
+use harness::{Auth, Backend, Kind, Server, Setup};
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Every setup, in matrix order.
+const SETUPS: &[Setup] = &[
+    Setup { name: "apache-cgi", config: "apache/git-cgi.conf", kind: Kind::Apache, auth: Auth::None },
+    Setup { name: "apache-auth-push", config: "apache/git-auth-push.conf", kind: Kind::Apache, auth: Auth::Push },
+    Setup { name: "apache-private", config: "apache/git-private.conf", kind: Kind::Apache, auth: Auth::Private },
+    Setup { name: "nginx-fcgiwrap", config: "nginx/git-fcgiwrap.conf", kind: Kind::NginxFcgiwrap, auth: Auth::Push },
+    Setup { name: "lighttpd-cgi", config: "lighttpd/git-cgi.conf", kind: Kind::Lighttpd, auth: Auth::Push },
+];
+
+/// Matrix rows collected so far: (setup, backend, outcomes, seconds).
+static ROWS: Mutex<Vec<(String, String, Vec<String>, f64)>> = Mutex::new(Vec::new());
+static FINISHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Written straight to stderr, so it shows in CI logs even for passing tests.
+fn show(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+fn matrix(rows: &[(String, String, Vec<String>, f64)]) -> String {
+    let mut cols = vec!["setup".to_string(), "backend".to_string(), "secs".to_string()];
+    cols.extend(scenarios::SCENARIOS.iter().map(|s| s.to_string()));
+    let mut table = vec![cols];
+    for (setup, backend, outcomes, secs) in rows {
+        let mut row = vec![setup.clone(), backend.clone(), format!("{secs:.1}")];
+        row.extend(outcomes.iter().cloned());
+        table.push(row);
+    }
+    let widths: Vec<usize> =
+        (0..table[0].len()).map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut s = String::new();
+    for (n, row) in table.iter().enumerate() {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
+        if n == 0 {
+            let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            s.push_str(&format!("|-{}-|\n", dashes.join("-|-")));
+        }
+    }
+    s
+}
+
+/// Runs `setup` with both backends, prints its rows, and asserts.
+fn check_setup(name: &str) {
+    let setup = SETUPS.iter().find(|s| s.name == name).expect("known setup");
+    scenarios::fixture();
+    let expected = scenarios::expected(setup);
+    let mut mine = Vec::new();
+    let mut problems = Vec::new();
+    let mut by_backend = Vec::new();
+    for backend in [Backend::Stock, Backend::Ours] {
+        let started = Instant::now();
+        let server = Server::start(setup, backend, &scenarios::fixture().dir);
+        let run = scenarios::Run { setup, server: &server, tmp: tempfile::tempdir().unwrap() };
+        let outcomes = scenarios::run_all(&run);
+        for (i, (got, want)) in outcomes.iter().zip(&expected).enumerate() {
+            if got != want {
+                problems.push(format!(
+                    "{name}/{}: {}: got {got:?}, want {want:?}",
+                    backend.name(),
+                    scenarios::SCENARIOS[i]
+                ));
+            }
+        }
+        if outcomes.iter().any(|o| o.starts_with("FAIL")) || !problems.is_empty() {
+            show(&format!("--- {name}/{} server logs:\n{}", backend.name(), server.logs()));
+        }
+        drop(server);
+        mine.push((name.to_string(), backend.name().to_string(), outcomes.clone(), started.elapsed().as_secs_f64()));
+        by_backend.push(outcomes);
+    }
+    for (i, s) in scenarios::SCENARIOS.iter().enumerate() {
+        if by_backend[0][i] != by_backend[1][i] {
+            problems.push(format!("{name}: {s}: ours {:?} != stock {:?}", by_backend[1][i], by_backend[0][i]));
+        }
+    }
+    show(&format!("\n{name}:\n{}", matrix(&mine)));
+    {
+        let mut rows = ROWS.lock().unwrap_or_else(|e| e.into_inner());
+        rows.extend(mine);
+        if FINISHED.fetch_add(1, Ordering::SeqCst) + 1 == SETUPS.len() {
+            rows.sort_by_key(|r| (SETUPS.iter().position(|s| s.name == r.0), r.1.clone()));
+            show(&format!("\nweb-server matrix (all setups):\n{}", matrix(&rows)));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn apache_cgi() {
+    check_setup("apache-cgi");
+}
+
+#[test]
+fn apache_auth_push() {
+    check_setup("apache-auth-push");
+}
+
+#[test]
+fn apache_private() {
+    check_setup("apache-private");
+}
+
+#[test]
+fn nginx_fcgiwrap() {
+    check_setup("nginx-fcgiwrap");
+}
+
+#[test]
+fn lighttpd_cgi() {
+    check_setup("lighttpd-cgi");
+}
