@@ -19,15 +19,43 @@ use std::time::Instant;
 
 /// Every setup, in matrix order.
 const SETUPS: &[Setup] = &[
-    Setup { name: "apache-cgi", config: "apache/git-cgi.conf", kind: Kind::Apache, auth: Auth::None },
-    Setup { name: "apache-auth-push", config: "apache/git-auth-push.conf", kind: Kind::Apache, auth: Auth::Push },
-    Setup { name: "apache-private", config: "apache/git-private.conf", kind: Kind::Apache, auth: Auth::Private },
-    Setup { name: "nginx-fcgiwrap", config: "nginx/git-fcgiwrap.conf", kind: Kind::NginxFcgiwrap, auth: Auth::Push },
-    Setup { name: "lighttpd-cgi", config: "lighttpd/git-cgi.conf", kind: Kind::Lighttpd, auth: Auth::Push },
+    Setup {
+        name: "apache-cgi",
+        config: "apache/git-cgi.conf",
+        kind: Kind::Apache,
+        auth: Auth::None,
+    },
+    Setup {
+        name: "apache-auth-push",
+        config: "apache/git-auth-push.conf",
+        kind: Kind::Apache,
+        auth: Auth::Push,
+    },
+    Setup {
+        name: "apache-private",
+        config: "apache/git-private.conf",
+        kind: Kind::Apache,
+        auth: Auth::Private,
+    },
+    Setup {
+        name: "nginx-fcgiwrap",
+        config: "nginx/git-fcgiwrap.conf",
+        kind: Kind::NginxFcgiwrap,
+        auth: Auth::Push,
+    },
+    Setup {
+        name: "lighttpd-cgi",
+        config: "lighttpd/git-cgi.conf",
+        kind: Kind::Lighttpd,
+        auth: Auth::Push,
+    },
 ];
 
-/// Matrix rows collected so far: (setup, backend, outcomes, seconds).
-static ROWS: Mutex<Vec<(String, String, Vec<String>, f64)>> = Mutex::new(Vec::new());
+/// One matrix row: (setup, backend, outcomes, seconds).
+type Row = (String, String, Vec<String>, f64);
+
+/// Matrix rows collected so far.
+static ROWS: Mutex<Vec<Row>> = Mutex::new(Vec::new());
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 
 /// Written straight to stderr, so it shows in CI logs even for passing tests.
@@ -35,8 +63,13 @@ fn show(text: &str) {
     let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
-fn matrix(rows: &[(String, String, Vec<String>, f64)]) -> String {
-    let mut cols = vec!["setup".to_string(), "backend".to_string(), "secs".to_string()];
+/// The rows as a Markdown table.
+fn matrix(rows: &[Row]) -> String {
+    let mut cols = vec![
+        "setup".to_string(),
+        "backend".to_string(),
+        "secs".to_string(),
+    ];
     cols.extend(scenarios::SCENARIOS.iter().map(|s| s.to_string()));
     let mut table = vec![cols];
     for (setup, backend, outcomes, secs) in rows {
@@ -44,11 +77,22 @@ fn matrix(rows: &[(String, String, Vec<String>, f64)]) -> String {
         row.extend(outcomes.iter().cloned());
         table.push(row);
     }
-    let widths: Vec<usize> =
-        (0..table[0].len()).map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut s = String::new();
     for (n, row) in table.iter().enumerate() {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         s.push_str(&format!("| {} |\n", cells.join(" | ")));
         if n == 0 {
             let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
@@ -69,7 +113,11 @@ fn check_setup(name: &str) {
     for backend in [Backend::Stock, Backend::Ours] {
         let started = Instant::now();
         let server = Server::start(setup, backend, &scenarios::fixture().dir);
-        let run = scenarios::Run { setup, server: &server, tmp: tempfile::tempdir().unwrap() };
+        let run = scenarios::Run {
+            setup,
+            server: &server,
+            tmp: tempfile::tempdir().unwrap(),
+        };
         let outcomes = scenarios::run_all(&run);
         for (i, (got, want)) in outcomes.iter().zip(&expected).enumerate() {
             if got != want {
@@ -81,15 +129,27 @@ fn check_setup(name: &str) {
             }
         }
         if outcomes.iter().any(|o| o.starts_with("FAIL")) || !problems.is_empty() {
-            show(&format!("--- {name}/{} server logs:\n{}", backend.name(), server.logs()));
+            show(&format!(
+                "--- {name}/{} server logs:\n{}",
+                backend.name(),
+                server.logs()
+            ));
         }
         drop(server);
-        mine.push((name.to_string(), backend.name().to_string(), outcomes.clone(), started.elapsed().as_secs_f64()));
+        mine.push((
+            name.to_string(),
+            backend.name().to_string(),
+            outcomes.clone(),
+            started.elapsed().as_secs_f64(),
+        ));
         by_backend.push(outcomes);
     }
     for (i, s) in scenarios::SCENARIOS.iter().enumerate() {
         if by_backend[0][i] != by_backend[1][i] {
-            problems.push(format!("{name}: {s}: ours {:?} != stock {:?}", by_backend[1][i], by_backend[0][i]));
+            problems.push(format!(
+                "{name}: {s}: ours {:?} != stock {:?}",
+                by_backend[1][i], by_backend[0][i]
+            ));
         }
     }
     show(&format!("\n{name}:\n{}", matrix(&mine)));
@@ -98,7 +158,10 @@ fn check_setup(name: &str) {
         rows.extend(mine);
         if FINISHED.fetch_add(1, Ordering::SeqCst) + 1 == SETUPS.len() {
             rows.sort_by_key(|r| (SETUPS.iter().position(|s| s.name == r.0), r.1.clone()));
-            show(&format!("\nweb-server matrix (all setups):\n{}", matrix(&rows)));
+            show(&format!(
+                "\nweb-server matrix (all setups):\n{}",
+                matrix(&rows)
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -140,7 +140,12 @@ pub fn account() -> (String, String) {
 pub fn chown_to_account(path: &Path) {
     if is_root() {
         let (u, g) = account();
-        check(Command::new("chown").arg("-R").arg(format!("{u}:{g}")).arg(path));
+        check(
+            Command::new("chown")
+                .arg("-R")
+                .arg(format!("{u}:{g}"))
+                .arg(path),
+        );
     }
 }
 
@@ -173,7 +178,8 @@ pub fn render(template: &str, vars: &[(&str, String)]) -> String {
                 if let Some(end) = rest.find('@') {
                     let name = &rest[..end];
                     assert!(
-                        name.is_empty() || !name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                        name.is_empty()
+                            || !name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
                         "placeholder @{name}@ left unfilled on line {}: {line}",
                         n + 1
                     );
@@ -213,11 +219,21 @@ impl Server {
         let repo = root.join(REPO);
         fs::create_dir_all(run_dir.join("htdocs")).unwrap();
         fs::create_dir_all(run_dir.join("bin")).unwrap();
-        check(Command::new("git").args(["init", "-q", "--bare", "-b", "main"]).arg(&repo));
+        check(
+            Command::new("git")
+                .args(["init", "-q", "--bare", "-b", "main"])
+                .arg(&repo),
+        );
         // Bare repositories keep no reflog by default; the tests read the pusher
         // from it.
         check(git_in(&repo).args(["config", "core.logAllRefUpdates", "true"]));
-        check(git_in(seed).arg("push").arg("-q").arg(&repo).arg("main:main"));
+        check(
+            git_in(seed)
+                .arg("push")
+                .arg("-q")
+                .arg(&repo)
+                .arg("main:main"),
+        );
         check(
             Command::new("htpasswd")
                 .args(["-cb"])
@@ -244,7 +260,10 @@ impl Server {
             ("RUN", run_dir.display().to_string()),
             ("ROOT", root.display().to_string()),
             ("BACKEND", backend_path.display().to_string()),
-            ("EXECDIR", backend_path.parent().unwrap().display().to_string()),
+            (
+                "EXECDIR",
+                backend_path.parent().unwrap().display().to_string(),
+            ),
             ("HTPASSWD", run_dir.join("htpasswd").display().to_string()),
             ("USER", user.clone()),
             ("GROUP", group.clone()),
@@ -286,7 +305,10 @@ impl Server {
                 server.spawn("lighttpd", cmd);
             }
         }
-        server.wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "listening port");
+        server.wait_for(
+            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "listening port",
+        );
         server
     }
 
@@ -309,14 +331,21 @@ impl Server {
             if ready() {
                 return;
             }
-            let dead = self
-                .procs
-                .iter_mut()
-                .find_map(|(name, child)| child.try_wait().ok().flatten().map(|st| format!("{name} exited ({st})")));
+            let dead = self.procs.iter_mut().find_map(|(name, child)| {
+                child
+                    .try_wait()
+                    .ok()
+                    .flatten()
+                    .map(|st| format!("{name} exited ({st})"))
+            });
             if let Some(dead) = dead {
                 panic!("{dead} before {what}:\n{}", self.logs());
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -409,7 +438,13 @@ pub fn git() -> Command {
         .env("GIT_CONFIG_COUNT", "1")
         .env("GIT_CONFIG_KEY_0", "safe.directory")
         .env("GIT_CONFIG_VALUE_0", "*");
-    for v in ["GIT_DIR", "GIT_WORK_TREE", "GIT_PROTOCOL", "GIT_TRACE", "GIT_SMART_HTTP"] {
+    for v in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_PROTOCOL",
+        "GIT_TRACE",
+        "GIT_SMART_HTTP",
+    ] {
         cmd.env_remove(v);
     }
     cmd

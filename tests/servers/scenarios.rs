@@ -5,7 +5,9 @@
 //! "FAIL: ..."); the test compares ours with stock and both with the outcome
 //! the setup should give.
 
-use crate::harness::{Auth, PASSWORD, Server, Setup, USER, check, chown_to_account, git, git_in, run};
+use crate::harness::{
+    Auth, PASSWORD, Server, Setup, USER, account, check, chown_to_account, git, git_in, run,
+};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,7 +44,9 @@ pub struct Fixture {
 impl Fixture {
     /// The commit `rev` names in the fixture.
     pub fn rev(&self, rev: &str) -> String {
-        check(git_in(&self.dir).args(["rev-parse", rev])).trim().to_string()
+        check(git_in(&self.dir).args(["rev-parse", rev]))
+            .trim()
+            .to_string()
     }
 }
 
@@ -84,7 +88,12 @@ fn build_fixture(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     check(git_in(dir).args(["init", "-q", "-b", "main"]));
     for i in 0..3 {
-        commit_file(dir, &format!("file{i}.txt"), format!("seed {i}\n").as_bytes(), &format!("seed {i}"));
+        commit_file(
+            dir,
+            &format!("file{i}.txt"),
+            format!("seed {i}\n").as_bytes(),
+            &format!("seed {i}"),
+        );
     }
     check(git_in(dir).args(["checkout", "-q", "-b", "topic"]));
     commit_file(dir, "topic.txt", b"pushed by alice\n", "topic");
@@ -92,34 +101,44 @@ fn build_fixture(dir: &Path) {
     commit_file(dir, "chunk.bin", &random_bytes(1024 * 1024, 7), "1 MiB");
     check(git_in(dir).args(["checkout", "-q", "-b", "big", "main"]));
     // Stored, not deflated: random data does not compress, and pushes reuse it.
-    check(git_in(dir).args(["-c", "core.compression=0", "checkout", "-q"]));
     fs::write(dir.join("big.bin"), random_bytes(BIG, 42)).unwrap();
     check(git_in(dir).args(["-c", "core.compression=0", "add", "big.bin"]));
     check(git_in(dir).args(["commit", "-q", "-m", "100 MiB"]));
     fs::remove_file(dir.join("big.bin")).unwrap();
     check(git_in(dir).args(["checkout", "-q", "-f", "main"]));
     // 200 commits on top of main via fast-import (fast).
-    let main = check(git_in(dir).args(["rev-parse", "main"])).trim().to_string();
+    let main = check(git_in(dir).args(["rev-parse", "main"]))
+        .trim()
+        .to_string();
     let mut stream = String::new();
     for i in 0..200 {
+        let msg = format!("local {i}");
+        let content = format!("local {i}\n");
         stream.push_str(&format!(
             "commit refs/heads/local\nmark :{m}\ncommitter L <l@example.com> {t} +0000\ndata {len}\n{msg}\n",
             m = i + 1,
             t = 2_000_000_000u64 + i,
-            len = format!("local {i}").len(),
-            msg = format!("local {i}"),
+            len = msg.len(),
         ));
         if i == 0 {
             stream.push_str(&format!("from {main}\n"));
         }
-        stream.push_str(&format!("M 644 inline local.txt\ndata {}\nlocal {i}\n\n", format!("local {i}\n").len()));
+        stream.push_str(&format!(
+            "M 644 inline local.txt\ndata {}\n{content}\n",
+            content.len()
+        ));
     }
     let mut child = git_in(dir)
         .args(["fast-import", "--quiet"])
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("git fast-import");
-    child.stdin.take().unwrap().write_all(stream.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "fast-import failed");
     check(git_in(dir).args(["-c", "pack.compression=0", "repack", "-adq"]));
 }
@@ -139,7 +158,9 @@ impl Run<'_> {
         self.server.url.clone()
     }
     fn user_url(&self, password: &str) -> String {
-        self.server.url.replacen("http://", &format!("http://{USER}:{password}@"), 1)
+        self.server
+            .url
+            .replacen("http://", &format!("http://{USER}:{password}@"), 1)
     }
     /// The URL reads use (with credentials where everything is private).
     fn read_url(&self) -> String {
@@ -161,7 +182,13 @@ impl Run<'_> {
         let fx = fixture();
         // A fetch run in the server's repository: a local push would start
         // receive-pack without our safe.directory setting.
-        check(git_in(&self.server.repo).arg("fetch").arg("-q").arg(&fx.dir).arg(format!("+{rev}:refs/heads/main")));
+        check(
+            git_in(&self.server.repo)
+                .arg("fetch")
+                .arg("-q")
+                .arg(&fx.dir)
+                .arg(format!("+{rev}:refs/heads/main")),
+        );
         chown_to_account(&self.server.repo);
     }
 }
@@ -226,13 +253,26 @@ pub fn run_all(r: &Run) -> Vec<String> {
     }
 
     // anon read: the advertisement for fetch, without credentials
-    out.push(http_status(&format!("{}/info/refs?service=git-upload-pack", r.anon_url()), None));
+    out.push(http_status(
+        &format!("{}/info/refs?service=git-upload-pack", r.anon_url()),
+        None,
+    ));
 
     // anon push: refused, with which status
     out.push({
-        let status = http_status(&format!("{}/info/refs?service=git-receive-pack", r.anon_url()), None);
-        let o = run(git_in(&fx.dir).arg("push").arg(r.anon_url()).arg("topic:main"));
-        if o.status.success() { format!("ACCEPTED ({status})") } else { format!("refused {status}") }
+        let status = http_status(
+            &format!("{}/info/refs?service=git-receive-pack", r.anon_url()),
+            None,
+        );
+        let o = run(git_in(&fx.dir)
+            .arg("push")
+            .arg(r.anon_url())
+            .arg("topic:main"));
+        if o.status.success() {
+            format!("ACCEPTED ({status})")
+        } else {
+            format!("refused {status}")
+        }
     });
 
     // wrong password
@@ -243,8 +283,15 @@ pub fn run_all(r: &Run) -> Vec<String> {
             &format!("{}/info/refs?service=git-receive-pack", r.anon_url()),
             Some(&format!("{USER}:wrong")),
         );
-        let o = run(git_in(&fx.dir).arg("push").arg(r.user_url("wrong")).arg("topic:main"));
-        if o.status.success() { format!("ACCEPTED ({status})") } else { format!("refused {status}") }
+        let o = run(git_in(&fx.dir)
+            .arg("push")
+            .arg(r.user_url("wrong"))
+            .arg("topic:main"));
+        if o.status.success() {
+            format!("ACCEPTED ({status})")
+        } else {
+            format!("refused {status}")
+        }
     });
 
     // push as user: the reflog records the authenticated user as committer
@@ -252,15 +299,35 @@ pub fn run_all(r: &Run) -> Vec<String> {
         r.update_server_locally("topic");
         "n/a".into()
     } else {
-        let o = run(git_in(&fx.dir).arg("push").arg(r.user_url(PASSWORD)).arg("topic:main"));
+        let o = run(git_in(&fx.dir)
+            .arg("push")
+            .arg(r.user_url(PASSWORD))
+            .arg("topic:main"));
         if !o.status.success() {
             fail("push", &o)
         } else if r.server_rev("main") != fx.rev("topic") {
             "FAIL: server main not updated".into()
         } else {
-            let ident = check(git_in(&r.server.repo).args(["log", "-g", "-1", "--format=%gn <%ge>", "refs/heads/main"]));
+            let ident = check(git_in(&r.server.repo).args([
+                "log",
+                "-g",
+                "-1",
+                "--format=%gn <%ge>",
+                "refs/heads/main",
+            ]));
             let want = format!("{USER} <{USER}@http.127.0.0.1>");
-            if ident.trim() == want { format!("ok as {USER}") } else { format!("FAIL: reflog says {}", ident.trim()) }
+            // The CGI ran as the servers' account, not as root.
+            let log = r.server.repo.join("logs/refs/heads/main");
+            let owner = check(Command::new("stat").args(["-c", "%U"]).arg(&log))
+                .trim()
+                .to_string();
+            if ident.trim() != want {
+                format!("FAIL: reflog says {}", ident.trim())
+            } else if owner != account().0 {
+                format!("FAIL: reflog written by {owner}")
+            } else {
+                format!("ok as {USER}")
+            }
         }
     });
 
@@ -280,7 +347,13 @@ pub fn run_all(r: &Run) -> Vec<String> {
     out.push({
         let c3 = r.path("c3");
         check(git().args(["init", "-q"]).arg(&c3));
-        check(git_in(&c3).arg("fetch").arg("-q").arg(&fx.dir).arg("local:refs/heads/local"));
+        check(
+            git_in(&c3)
+                .arg("fetch")
+                .arg("-q")
+                .arg(&fx.dir)
+                .arg("local:refs/heads/local"),
+        );
         let trace = r.path("gzip.trace");
         let o = run(git_in(&c3)
             .env("GIT_TRACE_CURL", &trace)
@@ -348,7 +421,10 @@ pub fn run_all(r: &Run) -> Vec<String> {
     out.push(if auth == Auth::None {
         "n/a".into()
     } else {
-        let o = run(git_in(&fx.dir).arg("push").arg(r.user_url(PASSWORD)).arg("big:refs/heads/big"));
+        let o = run(git_in(&fx.dir)
+            .arg("push")
+            .arg(r.user_url(PASSWORD))
+            .arg("big:refs/heads/big"));
         if !o.status.success() {
             fail("push", &o)
         } else if r.server_rev("refs/heads/big") != fx.rev("big") {
@@ -367,14 +443,28 @@ pub fn expected(setup: &Setup) -> Vec<String> {
     let s = |x: &str| x.to_string();
     match setup.auth {
         Auth::None => vec![
-            s("ok"), s("ok v0"), s("ok v2"), s("200"), s("refused 403"), s("n/a"),
-            s("n/a"), s("ok"), s("ok gzip"), s("n/a"), s("ok"), s("n/a"),
+            s("ok"),
+            s("ok v0"),
+            s("ok v2"),
+            s("200"),
+            s("refused 403"),
+            s("n/a"),
+            s("n/a"),
+            s("ok"),
+            s("ok gzip"),
+            s("n/a"),
+            s("ok"),
+            s("n/a"),
         ],
         Auth::Push | Auth::Private => vec![
             s("ok"),
             s("ok v0"),
             s("ok v2"),
-            s(if setup.auth == Auth::Private { "401" } else { "200" }),
+            s(if setup.auth == Auth::Private {
+                "401"
+            } else {
+                "200"
+            }),
             s("refused 401"),
             s("refused 401"),
             format!("ok as {USER}"),
