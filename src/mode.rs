@@ -1,9 +1,53 @@
 //! Deciding how this process was started: CGI, FastCGI, or neither.
-//! STUB: the FastCGI work completes detection (fd 0, LISTEN_FDS, `--listen`).
+//!
+//! In order (the first that applies wins):
+//! 1. `--listen unix:/path` or `--listen HOST:PORT`: FastCGI on a socket we bind.
+//! 2. `LISTEN_FDS` >= 1 and `LISTEN_PID` = our pid (systemd socket activation):
+//!    FastCGI on fd 3. The `LISTEN_*` variables are removed afterwards.
+//! 3. fd 0 is a listening socket (`getpeername` fails with `ENOTCONN`; spawn-fcgi,
+//!    mod_fcgid, lighttpd): FastCGI on fd 0. A *connected* socket on fd 0 (Apache
+//!    mod_cgid) is not this case.
+//! 4. `GATEWAY_INTERFACE` or `REQUEST_METHOD` set: CGI.
+//! 5. Otherwise: usage.
+//!
+//! ```
+//! use git_http_backend_rs::mode::{parse_options, Source};
+//! let args: Vec<String> = ["--listen", "unix:/run/git.sock", "--socket-mode", "0660"]
+//!     .iter().map(|s| s.to_string()).collect();
+//! let opts = parse_options(&args).unwrap();
+//! assert_eq!(opts.listen, Some(Source::Unix("/run/git.sock".into())));
+//! assert_eq!(opts.socket_mode, Some(0o660));
+//! ```
 
-/// Where a FastCGI server gets its connections. STUB.
-#[derive(Debug)]
-pub enum Listen {}
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The default cap on concurrent FastCGI connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
+/// Where FastCGI connections come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A unix socket we bind at this path (a stale socket file is replaced; the
+    /// socket is removed at exit).
+    Unix(PathBuf),
+    /// A TCP address we bind.
+    Tcp(SocketAddr),
+    /// A listening socket inherited on this file descriptor (0 or 3).
+    Inherited(i32),
+}
+
+/// How a FastCGI server listens and how much it takes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// The socket.
+    pub source: Source,
+    /// Permissions for a unix socket we bind (`--socket-mode 0660`).
+    pub socket_mode: Option<u32>,
+    /// The most connections served at once (`--max-connections N`).
+    pub max_connections: usize,
+}
 
 /// How to run.
 #[derive(Debug)]
@@ -16,13 +60,161 @@ pub enum Mode {
     Usage,
 }
 
+/// The command-line options of the FastCGI server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--listen ADDR`.
+    pub listen: Option<Source>,
+    /// `--socket-mode MODE` (octal).
+    pub socket_mode: Option<u32>,
+    /// `--max-connections N`.
+    pub max_connections: Option<usize>,
+}
+
+/// Parses `unix:/path` or `HOST:PORT`.
+pub fn parse_address(addr: &str) -> anyhow::Result<Source> {
+    if let Some(path) = addr.strip_prefix("unix:") {
+        if path.is_empty() {
+            bail!("--listen unix: needs a path");
+        }
+        return Ok(Source::Unix(PathBuf::from(path)));
+    }
+    let sa: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("--listen {addr}: expected unix:/path or IP:PORT"))?;
+    Ok(Source::Tcp(sa))
+}
+
+/// Parses `--listen`, `--socket-mode` and `--max-connections` (also `--opt=value`).
+pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
+    let mut opts = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        if !matches!(name, "--listen" | "--socket-mode" | "--max-connections") {
+            bail!("unknown argument: {arg}");
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                args.get(i)
+                    .cloned()
+                    .with_context(|| format!("{name} needs a value"))?
+            }
+        };
+        match name {
+            "--listen" => opts.listen = Some(parse_address(&value)?),
+            "--socket-mode" => {
+                let mode = u32::from_str_radix(&value, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .with_context(|| format!("--socket-mode {value}: expected octal like 0660"))?;
+                opts.socket_mode = Some(mode);
+            }
+            _ => {
+                let n: usize =
+                    value.parse().ok().filter(|n| *n > 0).with_context(|| {
+                        format!("--max-connections {value}: expected a number > 0")
+                    })?;
+                opts.max_connections = Some(n);
+            }
+        }
+        i += 1;
+    }
+    Ok(opts)
+}
+
+/// True if `LISTEN_FDS`/`LISTEN_PID` hand us sockets (systemd socket activation).
+fn socket_activated() -> bool {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(crate::os::process_id());
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if pid_ok && fds > 1 {
+        log::warn!("LISTEN_FDS={fds}: serving only the first socket (fd 3)");
+    }
+    pid_ok && fds >= 1
+}
+
 /// Detects the mode from the command line (`--listen`) and the process state.
-pub fn detect(_args: &[String]) -> anyhow::Result<Mode> {
+/// Must run before the process starts threads (it may edit the environment).
+pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
+    let opts = parse_options(args)?;
+    let listen = |source: Source| Listen {
+        source,
+        socket_mode: opts.socket_mode,
+        max_connections: opts.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+    };
+    if let Some(source) = opts.listen.clone() {
+        log::debug!("mode: FastCGI on {source:?} (--listen)");
+        return Ok(Mode::FastCgi(listen(source)));
+    }
+    #[cfg(unix)]
+    {
+        if socket_activated() {
+            crate::os::remove_env_vars(&["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]);
+            log::debug!("mode: FastCGI on fd 3 (systemd socket activation)");
+            return Ok(Mode::FastCgi(listen(Source::Inherited(3))));
+        }
+        if crate::os::classify_fd0() == crate::os::Fd0Kind::ListeningSocket {
+            log::debug!("mode: FastCGI on fd 0 (listening socket on stdin)");
+            return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
+        }
+    }
     if std::env::var_os("GATEWAY_INTERFACE").is_some()
         || std::env::var_os("REQUEST_METHOD").is_some()
     {
-        Ok(Mode::Cgi)
-    } else {
-        Ok(Mode::Usage)
+        log::debug!("mode: CGI");
+        if opts != Options::default() {
+            log::warn!("FastCGI options ignored in CGI mode");
+        }
+        return Ok(Mode::Cgi);
+    }
+    if opts != Options::default() {
+        bail!("--socket-mode/--max-connections need --listen or an inherited socket");
+    }
+    log::debug!("mode: none (no --listen, no socket, no CGI variables)");
+    Ok(Mode::Usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options() {
+        let o = parse_options(&args(&[
+            "--listen=127.0.0.1:9000",
+            "--max-connections",
+            "8",
+        ]))
+        .unwrap();
+        assert_eq!(
+            o.listen,
+            Some(Source::Tcp("127.0.0.1:9000".parse().unwrap()))
+        );
+        assert_eq!(o.max_connections, Some(8));
+        let o = parse_options(&args(&["--listen", "[::1]:9000"])).unwrap();
+        assert!(matches!(o.listen, Some(Source::Tcp(_))));
+        assert!(parse_options(&args(&["--listen"])).is_err());
+        assert!(parse_options(&args(&["--listen", "nonsense"])).is_err());
+        assert!(parse_options(&args(&["--listen", "unix:"])).is_err());
+        assert!(parse_options(&args(&["--socket-mode", "999"])).is_err());
+        assert!(parse_options(&args(&["--max-connections", "0"])).is_err());
+        assert!(parse_options(&args(&["--bogus"])).is_err());
+        assert_eq!(parse_options(&[]).unwrap(), Options::default());
     }
 }

@@ -45,3 +45,139 @@ fn unsafe_zeroed_storage() -> libc::sockaddr_storage {
 pub fn process_id() -> u32 {
     std::process::id()
 }
+
+/// A listening socket handed to us by whoever started the process (spawn-fcgi on
+/// fd 0, systemd on fd 3).
+#[derive(Debug)]
+pub enum InheritedListener {
+    /// A unix-domain listening socket.
+    Unix(std::os::unix::net::UnixListener),
+    /// A TCP listening socket (IPv4 or IPv6).
+    Tcp(std::net::TcpListener),
+}
+
+/// Takes ownership of the listening socket on `fd`: checks that it is one, finds its
+/// address family with `getsockname`, and marks it close-on-exec so git children do
+/// not inherit it. Call at most once per fd.
+pub fn take_inherited_listener(fd: i32) -> io::Result<InheritedListener> {
+    use std::os::fd::FromRawFd;
+    let mut addr: libc::sockaddr_storage = unsafe_zeroed_storage();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: addr is a writable sockaddr_storage and len holds its size; getsockname
+    // writes at most len bytes and keeps no pointer.
+    let rc = unsafe { libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("fd {fd} is not a socket: {e}"),
+        ));
+    }
+    let mut listening: libc::c_int = 0;
+    let mut optlen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: listening is a writable c_int and optlen its size; SO_ACCEPTCONN writes
+    // one int.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            &mut listening as *mut _ as *mut libc::c_void,
+            &mut optlen,
+        )
+    };
+    if rc != 0 || listening == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is a socket but not a listening one"),
+        ));
+    }
+    // SAFETY: fcntl on a descriptor we just verified is open; F_SETFD with
+    // FD_CLOEXEC only changes a flag of that descriptor.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        }
+    }
+    match addr.ss_family as libc::c_int {
+        // SAFETY: fd is an open listening socket of this family that nothing else in
+        // the process owns (the caller takes each inherited fd once), so the new
+        // listener may own and eventually close it.
+        libc::AF_UNIX => Ok(InheritedListener::Unix(unsafe {
+            std::os::unix::net::UnixListener::from_raw_fd(fd)
+        })),
+        // SAFETY: as above, for an AF_INET/AF_INET6 listening socket.
+        libc::AF_INET | libc::AF_INET6 => Ok(InheritedListener::Tcp(unsafe {
+            std::net::TcpListener::from_raw_fd(fd)
+        })),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is a listening socket of unsupported family {other}"),
+        )),
+    }
+}
+
+/// Waits until `fd` is readable (a connection is pending on a listener) or
+/// `timeout_ms` passed. Returns true if readable. EINTR counts as "not yet".
+pub fn wait_readable(fd: i32, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is one valid pollfd and we pass a count of 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(rc > 0)
+}
+
+static TERM_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_term_signal(_signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    TERM_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Installs handlers for SIGTERM and SIGINT that only set a flag
+/// ([`term_requested`]); the accept loop polls it.
+pub fn install_term_handler() -> io::Result<()> {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: sa is fully initialised (zeroed, then handler and mask set); the
+        // handler only performs an atomic store, which is async-signal-safe.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_term_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// True once SIGTERM or SIGINT arrived.
+pub fn term_requested() -> bool {
+    TERM_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Removes variables from the process environment (`LISTEN_FDS` and friends after
+/// socket activation, so git children do not see them).
+///
+/// Must be called before the process starts any thread (mode detection does).
+pub fn remove_env_vars(names: &[&str]) {
+    for name in names {
+        // SAFETY: called during mode detection, before any other thread exists, so
+        // no thread can read the environment concurrently.
+        unsafe { std::env::remove_var(name) };
+    }
+}

@@ -1,6 +1,52 @@
-//! FastCGI responder. STUB: filled in by the FastCGI work.
+//! FastCGI responder (FastCGI 1.0): the binary stays resident and serves many
+//! requests at once, each one through [`crate::handler::handle`].
+//!
+//! - [`record`]: the record codec, pure functions over bytes.
+//! - [`conn`]: one connection, generic over its byte stream.
+//! - [`server`]: the accept loop, connection cap and shutdown, over any acceptor.
+//! - `listener` (Unix): unix/TCP sockets, bound or inherited (fd 0, fd 3).
+
+pub mod conn;
+#[cfg(unix)]
+pub mod listener;
+pub mod record;
+pub mod server;
+
+use crate::mode::Listen;
+use crate::request::Env;
+use std::sync::Arc;
 
 /// Runs a FastCGI server until shutdown; returns the exit code.
-pub fn main(listen: crate::mode::Listen) -> i32 {
-    match listen {}
+pub fn main(listen: Listen) -> i32 {
+    let allowed_peers = std::env::var("FCGI_WEB_SERVER_ADDRS")
+        .ok()
+        .map(|v| server::parse_web_server_addrs(&v));
+    let cfg = server::ServerConfig {
+        max_connections: listen.max_connections,
+        base_env: Arc::new(Env::daemon_base()),
+        allowed_peers,
+    };
+    run_platform(&listen, cfg)
+}
+
+#[cfg(unix)]
+fn run_platform(listen: &Listen, cfg: server::ServerConfig) -> i32 {
+    if let Err(e) = crate::os::install_term_handler() {
+        log::error!("fatal: installing the SIGTERM handler: {e}");
+        return 1;
+    }
+    let listener = match listener::Listener::open(listen) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("fatal: {e:#}");
+            return 1;
+        }
+    };
+    server::run(Box::new(listener), cfg, &crate::os::term_requested)
+}
+
+#[cfg(not(unix))]
+fn run_platform(_listen: &Listen, _cfg: server::ServerConfig) -> i32 {
+    log::error!("fatal: FastCGI sockets are not supported on this platform yet");
+    2
 }
