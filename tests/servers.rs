@@ -24,30 +24,42 @@ const SETUPS: &[Setup] = &[
         config: "apache/git-cgi.conf",
         kind: Kind::Apache,
         auth: Auth::None,
+        fastcgi: false,
     },
     Setup {
         name: "apache-auth-push",
         config: "apache/git-auth-push.conf",
         kind: Kind::Apache,
         auth: Auth::Push,
+        fastcgi: false,
     },
     Setup {
         name: "apache-private",
         config: "apache/git-private.conf",
         kind: Kind::Apache,
         auth: Auth::Private,
+        fastcgi: false,
     },
     Setup {
         name: "nginx-fcgiwrap",
         config: "nginx/git-fcgiwrap.conf",
         kind: Kind::NginxFcgiwrap,
         auth: Auth::Push,
+        fastcgi: false,
     },
     Setup {
         name: "lighttpd-cgi",
         config: "lighttpd/git-cgi.conf",
         kind: Kind::Lighttpd,
         auth: Auth::Push,
+        fastcgi: false,
+    },
+    Setup {
+        name: "apache-fcgid",
+        config: "apache/git-fcgid.conf",
+        kind: Kind::Apache,
+        auth: Auth::Push,
+        fastcgi: true,
     },
 ];
 
@@ -190,4 +202,9 @@ fn nginx_fcgiwrap() {
 #[test]
 fn lighttpd_cgi() {
     check_setup("lighttpd-cgi");
+}
+
+#[test]
+fn apache_fcgid() {
+    check_setup("apache-fcgid");
 }

@@ -73,6 +73,29 @@ pub struct Setup {
     pub kind: Kind,
     /// Its access rules.
     pub auth: Auth,
+    /// The server speaks FastCGI to the backend it starts itself (mod_fcgid):
+    /// stock, a CGI program only, then runs behind fcgiwrap (see
+    /// [`stock_fastcgi_wrapper`]).
+    pub fastcgi: bool,
+}
+
+/// For FastCGI setups where the server starts the backend (mod_fcgid): a
+/// script that, started with a listening socket on fd 0, becomes fcgiwrap (a
+/// FastCGI server running CGIs), and, started by fcgiwrap as the CGI
+/// (SCRIPT_FILENAME is this script), runs stock git-http-backend. So stock runs
+/// under the very same config as ours.
+pub fn stock_fastcgi_wrapper(dir: &Path, stock: &Path) -> PathBuf {
+    let path = dir.join("git-http-backend-stock-fcgi");
+    let script = format!(
+        "#!/bin/sh\n\
+         # fd 0 a socket: started by the web server as a FastCGI app.\n\
+         if [ -S /dev/stdin ]; then exec fcgiwrap; fi\n\
+         exec '{}'\n",
+        stock.display()
+    );
+    fs::write(&path, script).unwrap();
+    check(Command::new("chmod").arg("755").arg(&path));
+    path
 }
 
 /// Runs `cmd`, returning its output; a command that cannot start is a test failure.
@@ -243,7 +266,12 @@ impl Server {
         let backend_path = match backend {
             Backend::Stock => {
                 let exec = check(Command::new("git").arg("--exec-path"));
-                PathBuf::from(exec.trim()).join("git-http-backend")
+                let stock = PathBuf::from(exec.trim()).join("git-http-backend");
+                if setup.fastcgi {
+                    stock_fastcgi_wrapper(&run_dir.join("bin"), &stock)
+                } else {
+                    stock
+                }
             }
             Backend::Ours => {
                 // A copy, so the server's account can run it whatever the
