@@ -208,3 +208,45 @@ fn lighttpd_cgi() {
 fn apache_fcgid() {
     check_setup("apache-fcgid");
 }
+
+/// Negative control for the "spoofed user" scenario: with Debian's
+/// `fastcgi_param REMOTE_USER $remote_user` (nginx fills $remote_user from the
+/// client's Authorization header even where auth_basic is off), a made-up
+/// user gets the push advertisement; with the shipped config it does not.
+#[test]
+fn nginx_remote_user_spoofing_trap() {
+    let setup = SETUPS.iter().find(|s| s.name == "nginx-fcgiwrap").unwrap();
+    let shipped = "fastcgi_param REMOTE_USER         $git_remote_user if_not_empty;";
+    let trap = |conf: String| {
+        assert!(conf.contains(shipped), "the shipped nginx config changed");
+        conf.replace(shipped, "fastcgi_param REMOTE_USER $remote_user;")
+    };
+    let url_of = |server: &Server| {
+        format!(
+            "{}/info/refs?service=git-upload-pack&service=git-receive-pack",
+            server.url
+        )
+    };
+    for backend in [Backend::Stock, Backend::Ours] {
+        let server = Server::start_edited(setup, backend, &scenarios::fixture().dir, &trap);
+        let out = harness::check(
+            std::process::Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-u",
+                    "mallory:x",
+                ])
+                .arg(url_of(&server)),
+        );
+        assert_eq!(
+            out.trim(),
+            "200",
+            "{}: the trap config should let mallory in",
+            backend.name()
+        );
+    }
+}

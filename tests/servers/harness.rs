@@ -233,6 +233,17 @@ impl Server {
     /// Starts `setup` with `backend`, serving a bare copy of `seed` (a repository
     /// whose `main` branch is pushed into it).
     pub fn start(setup: &Setup, backend: Backend, seed: &Path) -> Server {
+        Server::start_edited(setup, backend, seed, &|conf| conf)
+    }
+
+    /// [`Server::start`] with the rendered config passed through `edit` first
+    /// (for negative controls: a deliberately broken config).
+    pub fn start_edited(
+        setup: &Setup,
+        backend: Backend,
+        seed: &Path,
+        edit: &dyn Fn(String) -> String,
+    ) -> Server {
         let dir = tempfile::Builder::new()
             .prefix(&format!("ghb-{}-{}-", setup.name, backend.name()))
             .tempdir()
@@ -299,7 +310,7 @@ impl Server {
         let template = fs::read_to_string(crate_root().join(setup.config))
             .unwrap_or_else(|e| panic!("reading {}: {e}", setup.config));
         let conf = run_dir.join("server.conf");
-        fs::write(&conf, render(&template, &vars)).unwrap();
+        fs::write(&conf, edit(render(&template, &vars))).unwrap();
         chown_to_account(&run_dir);
 
         let mut server = Server {
