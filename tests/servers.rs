@@ -61,6 +61,20 @@ const SETUPS: &[Setup] = &[
         auth: Auth::Push,
         fastcgi: true,
     },
+    Setup {
+        name: "nginx-fastcgi",
+        config: "nginx/git-fastcgi.conf",
+        kind: Kind::NginxNativeInclude,
+        auth: Auth::None,
+        fastcgi: false,
+    },
+    Setup {
+        name: "nginx-fastcgi-auth",
+        config: "nginx/git-fastcgi-auth.conf",
+        kind: Kind::NginxNative,
+        auth: Auth::Push,
+        fastcgi: false,
+    },
 ];
 
 /// One matrix row: (setup, backend, outcomes, seconds).
@@ -207,6 +221,16 @@ fn lighttpd_cgi() {
 #[test]
 fn apache_fcgid() {
     check_setup("apache-fcgid");
+}
+
+#[test]
+fn nginx_fastcgi() {
+    check_setup("nginx-fastcgi");
+}
+
+#[test]
+fn nginx_fastcgi_auth() {
+    check_setup("nginx-fastcgi-auth");
 }
 
 /// Negative control for the "spoofed user" scenario: with Debian's

@@ -49,7 +49,40 @@ pub enum Kind {
     NginxFcgiwrap,
     /// `lighttpd -D -f CONF` (mod_cgi).
     Lighttpd,
+    /// nginx talking FastCGI to the backend as a resident server on
+    /// `@RUN@/backend.sock` (`git-http-backend-rs --listen unix:...`; stock
+    /// behind fcgiwrap on that socket).
+    NginxNative,
+    /// Like [`Kind::NginxNative`], but the config is nginx/git-fastcgi.conf, an
+    /// include for `http {}` with real paths rather than placeholders: the test
+    /// substitutes those paths and wraps it in a minimal nginx.conf.
+    NginxNativeInclude,
 }
+
+/// The paths and port nginx/git-fastcgi.conf ships with, substituted by the test.
+const NATIVE_SOCKET: &str = "/run/git-http-backend-rs.sock";
+/// See [`NATIVE_SOCKET`].
+const NATIVE_ROOT: &str = "/srv/git";
+/// See [`NATIVE_SOCKET`].
+const NATIVE_LISTEN: &str = "listen 80;";
+
+/// nginx.conf around an `http {}` include (for [`Kind::NginxNative`]).
+const NGINX_MAIN: &str = "user @USER@ @GROUP@;
+worker_processes 1;
+daemon off;
+pid @RUN@/nginx.pid;
+error_log @RUN@/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log @RUN@/access.log;
+    client_body_temp_path @RUN@/client_body;
+    fastcgi_temp_path @RUN@/fastcgi_temp;
+    proxy_temp_path @RUN@/proxy_temp;
+    uwsgi_temp_path @RUN@/uwsgi_temp;
+    scgi_temp_path @RUN@/scgi_temp;
+    include @RUN@/git-fastcgi.conf;
+}
+";
 
 /// Who may do what in a setup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,7 +343,33 @@ impl Server {
         let template = fs::read_to_string(crate_root().join(setup.config))
             .unwrap_or_else(|e| panic!("reading {}: {e}", setup.config));
         let conf = run_dir.join("server.conf");
-        fs::write(&conf, edit(render(&template, &vars))).unwrap();
+        let socket = run_dir.join("backend.sock");
+        if setup.kind == Kind::NginxNativeInclude {
+            let mut include = template.clone();
+            for (from, to) in [
+                (NATIVE_SOCKET, socket.display().to_string()),
+                (NATIVE_ROOT, root.display().to_string()),
+                (NATIVE_LISTEN, format!("listen 127.0.0.1:{port};")),
+            ] {
+                assert!(
+                    include.contains(from),
+                    "{} no longer has {from}",
+                    setup.config
+                );
+                include = include.replace(from, &to);
+            }
+            if backend == Backend::Stock {
+                include = stock_behind_fcgiwrap(include, &backend_path);
+            }
+            fs::write(run_dir.join("git-fastcgi.conf"), edit(include)).unwrap();
+            fs::write(&conf, render(NGINX_MAIN, &vars)).unwrap();
+        } else {
+            let mut text = render(&template, &vars);
+            if setup.kind == Kind::NginxNative && backend == Backend::Stock {
+                text = stock_behind_fcgiwrap(text, &backend_path);
+            }
+            fs::write(&conf, edit(text)).unwrap();
+        }
         chown_to_account(&run_dir);
 
         let mut server = Server {
@@ -334,6 +393,27 @@ impl Server {
                     .env("HOME", &run_dir);
                 server.spawn("fcgiwrap", cmd);
                 server.wait_for(|| run_dir.join("fcgiwrap.sock").exists(), "fcgiwrap socket");
+                let mut cmd = Command::new("nginx");
+                cmd.arg("-c").arg(&conf).arg("-p").arg(&run_dir);
+                server.spawn("nginx", cmd);
+            }
+            Kind::NginxNative | Kind::NginxNativeInclude => {
+                let mut cmd = match backend {
+                    Backend::Stock => {
+                        let mut cmd = as_account("fcgiwrap");
+                        cmd.arg("-s").arg(format!("unix:{}", socket.display()));
+                        cmd
+                    }
+                    Backend::Ours => {
+                        let mut cmd = as_account(&backend_path.display().to_string());
+                        cmd.arg("--listen")
+                            .arg(format!("unix:{}", socket.display()));
+                        cmd
+                    }
+                };
+                cmd.env("HOME", &run_dir);
+                server.spawn("backend", cmd);
+                server.wait_for(|| socket.exists(), "backend socket");
                 let mut cmd = Command::new("nginx");
                 cmd.arg("-c").arg(&conf).arg("-p").arg(&run_dir);
                 server.spawn("nginx", cmd);
@@ -436,6 +516,26 @@ impl Drop for Server {
             }
         }
     }
+}
+
+/// The two changes a native-FastCGI nginx config needs to run stock
+/// git-http-backend behind fcgiwrap instead of ours: fcgiwrap must be told
+/// which CGI to run (SCRIPT_FILENAME; ours ignores it), and it serves one
+/// connection at a time per process, so with kept-alive upstream connections
+/// a second connection waits until nginx drops the idle one (60 s).
+fn stock_behind_fcgiwrap(conf: String, stock: &Path) -> String {
+    assert!(
+        conf.contains("fastcgi_keep_conn on;")
+            && conf.contains("fastcgi_pass git_http_backend_rs;")
+    );
+    conf.replace("fastcgi_keep_conn on;", "fastcgi_keep_conn off;")
+        .replace(
+            "fastcgi_pass git_http_backend_rs;",
+            &format!(
+                "fastcgi_pass git_http_backend_rs;\n        fastcgi_param SCRIPT_FILENAME {};",
+                stock.display()
+            ),
+        )
 }
 
 /// A command that runs `program` as the servers' account (via `setpriv` when root).

@@ -477,7 +477,7 @@ pub fn expected(setup: &Setup) -> Vec<String> {
         // nginx decides "push or not" on the first `service` parameter (the
         // backend takes the last), so there the backend refuses: no REMOTE_USER.
         pick(
-            none || setup.kind == Kind::NginxFcgiwrap,
+            none || matches!(setup.kind, Kind::NginxFcgiwrap | Kind::NginxNative),
             "refused 403",
             "refused 401",
         ),
