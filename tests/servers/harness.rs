@@ -520,15 +520,18 @@ impl Drop for Server {
 
 /// The two changes a native-FastCGI nginx config needs to run stock
 /// git-http-backend behind fcgiwrap instead of ours: fcgiwrap must be told
-/// which CGI to run (SCRIPT_FILENAME; ours ignores it), and it serves one
-/// connection at a time per process, so with kept-alive upstream connections
-/// a second connection waits until nginx drops the idle one (60 s).
+/// which CGI to run (SCRIPT_FILENAME; ours ignores it), and it does not cope
+/// with kept-alive upstream connections: with `fastcgi_keep_conn on` a second
+/// connection waits until nginx drops the idle one (60 s per request), and
+/// with an upstream `keepalive` pool (even with keep_conn off) about one run
+/// in four saw "upstream prematurely closed connection" (502) on some request.
 fn stock_behind_fcgiwrap(conf: String, stock: &Path) -> String {
     assert!(
         conf.contains("fastcgi_keep_conn on;")
             && conf.contains("fastcgi_pass git_http_backend_rs;")
     );
     conf.replace("fastcgi_keep_conn on;", "fastcgi_keep_conn off;")
+        .replace("keepalive 8;", "")
         .replace(
             "fastcgi_pass git_http_backend_rs;",
             &format!(
