@@ -274,3 +274,117 @@ fn nginx_remote_user_spoofing_trap() {
         );
     }
 }
+
+/// Pushes the fixture's 1 MiB `chunk` branch as the user; returns git's stderr
+/// if the push failed.
+fn push_chunk(server: &Server) -> Option<String> {
+    let url = server.url.replacen(
+        "http://",
+        &format!("http://{}:{}@", harness::USER, harness::PASSWORD),
+        1,
+    );
+    let out = harness::run(
+        harness::git_in(&scenarios::fixture().dir)
+            .arg("push")
+            .arg(url)
+            .arg("chunk:main"),
+    );
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Negative controls for the pitfalls the configs guard against (so the
+/// scenarios above are known to notice them): each breaks one setting and
+/// checks the failure git users would see, with both backends.
+#[test]
+fn pitfalls() {
+    let find = |name: &str| *SETUPS.iter().find(|s| s.name == name).unwrap();
+    let seed = &scenarios::fixture().dir;
+    let mut seen = Vec::new();
+    for backend in [Backend::Stock, Backend::Ours] {
+        // nginx's default client_max_body_size (1m): "RPC failed; HTTP 413".
+        let server = Server::start_edited(&find("nginx-fcgiwrap"), backend, seed, &|c| {
+            assert!(c.contains("client_max_body_size 0;"));
+            c.replace("client_max_body_size 0;", "")
+        });
+        let err = push_chunk(&server).unwrap_or_default();
+        assert!(
+            err.contains("HTTP 413"),
+            "{}: nginx without client_max_body_size: {err}",
+            backend.name()
+        );
+        seen.push(format!(
+            "{}: nginx default client_max_body_size -> HTTP 413",
+            backend.name()
+        ));
+        drop(server);
+
+        // mod_fcgid's default FcgidMaxRequestLen (131072): "RPC failed; HTTP 500".
+        let server = Server::start_edited(&find("apache-fcgid"), backend, seed, &|c| {
+            let line = c
+                .lines()
+                .find(|l| l.starts_with("FcgidMaxRequestLen"))
+                .unwrap()
+                .to_string();
+            c.replace(&line, "")
+        });
+        let err = push_chunk(&server).unwrap_or_default();
+        assert!(
+            err.contains("HTTP 500"),
+            "{}: mod_fcgid default FcgidMaxRequestLen: {err}",
+            backend.name()
+        );
+        seen.push(format!(
+            "{}: mod_fcgid default FcgidMaxRequestLen -> HTTP 500",
+            backend.name()
+        ));
+        drop(server);
+
+        // A repository owned by another account than the server's: git's
+        // "dubious ownership" check fails the request; safe.directory fixes it.
+        let setup = find("apache-auth-push");
+        let status = |server: &Server| {
+            harness::check(
+                std::process::Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                    .arg(format!("{}/info/refs?service=git-upload-pack", server.url)),
+            )
+        };
+        let server = Server::start(&setup, backend, seed);
+        harness::check(
+            std::process::Command::new("chown")
+                .arg("-R")
+                .arg("root:root")
+                .arg(&server.repo),
+        );
+        let dubious = status(&server);
+        assert_ne!(
+            dubious,
+            "200",
+            "{}: dubious ownership not noticed",
+            backend.name()
+        );
+        drop(server);
+        let server = Server::start_edited(&setup, backend, seed, &|c| {
+            c + "\n# Repositories owned by another account.\nSetEnv GIT_CONFIG_COUNT 1\n\
+                 SetEnv GIT_CONFIG_KEY_0 safe.directory\nSetEnv GIT_CONFIG_VALUE_0 *\n"
+        });
+        harness::check(
+            std::process::Command::new("chown")
+                .arg("-R")
+                .arg("root:root")
+                .arg(&server.repo),
+        );
+        let fixed = status(&server);
+        assert_eq!(
+            fixed,
+            "200",
+            "{}: safe.directory via SetEnv",
+            backend.name()
+        );
+        seen.push(format!(
+            "{}: repository owned by root -> HTTP {dubious}; with safe.directory -> HTTP {fixed}",
+            backend.name()
+        ));
+    }
+    show(&format!("\npitfalls:\n  {}\n", seen.join("\n  ")));
+}
