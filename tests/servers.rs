@@ -339,6 +339,26 @@ fn pitfalls() {
         ));
         drop(server);
 
+        // Challenging only POST .../git-receive-pack (not the advertisement,
+        // GET .../info/refs?service=git-receive-pack): the anonymous
+        // advertisement is refused (403) and git never sends the credentials.
+        let server = Server::start_edited(&find("apache-auth-push"), backend, seed, &|c| {
+            let cond = "%{QUERY_STRING} =~ /(^|&)service=git-receive-pack(&|$)/ || ";
+            assert!(c.contains(cond));
+            c.replace(cond, "")
+        });
+        let err = push_chunk(&server).unwrap_or_default();
+        assert!(
+            err.contains("403"),
+            "{}: push challenged only at POST: {err}",
+            backend.name()
+        );
+        seen.push(format!(
+            "{}: auth only on POST git-receive-pack -> push fails with 403, no credentials asked",
+            backend.name()
+        ));
+        drop(server);
+
         // A repository owned by another account than the server's: git's
         // "dubious ownership" check fails the request; safe.directory fixes it.
         let setup = find("apache-auth-push");
