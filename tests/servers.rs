@@ -5,6 +5,11 @@
 //! the same outcomes as stock, and both the outcomes the setup is meant to
 //! give. Each test prints its part of the matrix; the last one to finish
 //! prints the whole matrix.
+//!
+//! FastCGI setups (mod_fcgid, nginx native) run our binary as a FastCGI
+//! server; stock, a CGI program only, runs there behind fcgiwrap. The
+//! `pitfalls` and `nginx_remote_user_spoofing_trap` tests break one setting
+//! each and check that the failure it guards against really happens.
 
 #[path = "servers/harness.rs"]
 mod harness;
