@@ -19,6 +19,7 @@
 //! `safe.directory` is read from the protected sources only (1, 2 and 4).
 
 use crate::error::{HttpError, Result};
+use crate::gitnum::NumError;
 use crate::request::Env;
 use bstr::{BStr, BString};
 use gix_config::file::{Metadata, includes, init};
@@ -421,16 +422,14 @@ fn config_ulong(
     git_dir: &Path,
 ) -> Result<u64> {
     let text = String::from_utf8_lossy(value.unwrap_or_default());
-    if let Some(n) = value
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(crate::gitnum::parse_unsigned)
-    {
-        return Ok(n);
-    }
-    let kind = if value.is_some() && is_out_of_range(&text) {
-        "out of range"
-    } else {
-        "invalid unit"
+    let parsed = match value.map(std::str::from_utf8) {
+        Some(Ok(v)) => crate::gitnum::parse_unsigned_checked(v),
+        _ => Err(NumError::Invalid),
+    };
+    let kind = match parsed {
+        Ok(n) => return Ok(n),
+        Err(NumError::OutOfRange) => "out of range",
+        Err(NumError::Invalid) => "invalid unit",
     };
     Err(HttpError::die(match origin {
         Some(path) => {
@@ -442,35 +441,6 @@ fn config_ulong(
         }
         None => format!("bad numeric config value '{text}' for '{key}': {kind}"),
     }))
-}
-
-/// For a value `git_parse_unsigned` refused: true if it failed with `ERANGE` (the
-/// number or the number times its unit does not fit), false for `EINVAL`.
-fn is_out_of_range(s: &str) -> bool {
-    if s.is_empty() || s.contains('-') {
-        return false;
-    }
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let (radix, digits) = if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (16, &t[2..])
-    } else if t.starts_with('0') {
-        (8, t)
-    } else {
-        (10, t)
-    };
-    let end = digits
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(digits.len());
-    if end == 0 {
-        return false;
-    }
-    match u64::from_str_radix(&digits[..end], radix) {
-        Err(_) => true, // strtoumax overflowed
-        Ok(_) => matches!(&digits[end..], "" | "k" | "K" | "m" | "M" | "g" | "G"),
-    }
 }
 
 /// git's `git_config_parse_key` for command-line keys: a section, a variable name
@@ -1486,15 +1456,6 @@ mod tests {
             format!("fatal: {}", e.message),
             stock_error(&fx, &fx.env(&[]))
         );
-    }
-
-    #[test]
-    fn out_of_range_classification() {
-        assert!(is_out_of_range("99999999999999999999"));
-        assert!(is_out_of_range("99999999999999999k"));
-        assert!(!is_out_of_range("1x"));
-        assert!(!is_out_of_range(""));
-        assert!(!is_out_of_range("-1"));
     }
 }
 

@@ -11,19 +11,27 @@
 //! assert_eq!(parse_unsigned("-1"), None);
 //! ```
 
-fn unit_factor(unit: &str) -> Option<i128> {
+/// Why a number was refused (git's `errno`: `EINVAL` or `ERANGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumError {
+    /// Not a number, or an unknown unit.
+    Invalid,
+    /// A number that does not fit (with its unit).
+    OutOfRange,
+}
+
+fn unit_factor(unit: &str) -> Result<i128, NumError> {
     match unit {
-        "" => Some(1),
-        "k" | "K" => Some(1 << 10),
-        "m" | "M" => Some(1 << 20),
-        "g" | "G" => Some(1 << 30),
-        _ => None,
+        "" => Ok(1),
+        "k" | "K" => Ok(1 << 10),
+        "m" | "M" => Ok(1 << 20),
+        "g" | "G" => Ok(1 << 30),
+        _ => Err(NumError::Invalid),
     }
 }
 
-/// Parses like `strtoimax(s, &end, 0)`: returns the value and the unparsed rest,
-/// or `None` if no digits were found or the value does not fit in an `i128`.
-fn strtoi(s: &str) -> Option<(i128, &str)> {
+/// Parses like `strtoimax(s, &end, 0)`: the value and the unparsed rest.
+fn strtoi(s: &str) -> Result<(i128, &str), NumError> {
     let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (neg, s) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -43,32 +51,41 @@ fn strtoi(s: &str) -> Option<(i128, &str)> {
         .find(|c: char| !c.is_digit(radix))
         .unwrap_or(digits.len());
     if end == 0 {
-        return None;
+        return Err(NumError::Invalid);
     }
     let mut value: i128 = 0;
     for c in digits[..end].chars() {
         value = value
-            .checked_mul(radix as i128)?
-            .checked_add(c.to_digit(radix)? as i128)?;
+            .checked_mul(radix as i128)
+            .and_then(|v| v.checked_add(c.to_digit(radix)? as i128))
+            .ok_or(NumError::OutOfRange)?;
     }
-    Some((if neg { -value } else { value }, &digits[end..]))
+    Ok((if neg { -value } else { value }, &digits[end..]))
+}
+
+fn with_unit(s: &str) -> Result<i128, NumError> {
+    let (value, rest) = strtoi(s)?;
+    value
+        .checked_mul(unit_factor(rest)?)
+        .ok_or(NumError::OutOfRange)
 }
 
 /// `git_parse_signed` into an `i64` (git's `ssize_t` on 64-bit machines).
 pub fn parse_signed(s: &str) -> Option<i64> {
-    let (value, rest) = strtoi(s)?;
-    let value = value.checked_mul(unit_factor(rest)?)?;
-    i64::try_from(value).ok()
+    with_unit(s).ok().and_then(|v| i64::try_from(v).ok())
+}
+
+/// `git_parse_ulong`, saying why a value is refused: a `-` anywhere is invalid.
+pub fn parse_unsigned_checked(s: &str) -> Result<u64, NumError> {
+    if s.contains('-') {
+        return Err(NumError::Invalid);
+    }
+    u64::try_from(with_unit(s)?).map_err(|_| NumError::OutOfRange)
 }
 
 /// `git_parse_ulong`: like [`parse_signed`] but a `-` anywhere is refused.
 pub fn parse_unsigned(s: &str) -> Option<u64> {
-    if s.contains('-') {
-        return None;
-    }
-    let (value, rest) = strtoi(s)?;
-    let value = value.checked_mul(unit_factor(rest)?)?;
-    u64::try_from(value).ok()
+    parse_unsigned_checked(s).ok()
 }
 
 #[cfg(test)]
@@ -95,5 +112,16 @@ mod tests {
         assert_eq!(parse_unsigned("1k"), Some(1024));
         assert_eq!(parse_unsigned(""), None);
         assert_eq!(parse_unsigned("1x"), None);
+        assert_eq!(
+            parse_unsigned_checked("99999999999999999999"),
+            Err(NumError::OutOfRange)
+        );
+        assert_eq!(
+            parse_unsigned_checked("99999999999999999k"),
+            Err(NumError::OutOfRange)
+        );
+        assert_eq!(parse_unsigned_checked("1x"), Err(NumError::Invalid));
+        assert_eq!(parse_unsigned_checked(""), Err(NumError::Invalid));
+        assert_eq!(parse_unsigned_checked("-1"), Err(NumError::Invalid));
     }
 }
