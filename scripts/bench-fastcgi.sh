@@ -21,10 +21,11 @@ done
 W=$(mktemp -d /tmp/bench-fastcgi.XXXXXX)
 NGINX_PID= FCGIWRAP_PID= NATIVE_PID=
 cleanup() {
-    [ -n "$FCGIWRAP_PID" ] && pkill -TERM -P "$FCGIWRAP_PID" 2>/dev/null || true
-    for p in $NGINX_PID $FCGIWRAP_PID $NATIVE_PID; do kill -TERM "$p" 2>/dev/null || true; done
+    # fcgiwrap's preforked children outlive their parent: stop them by pid too.
+    KIDS=$( [ -n "$FCGIWRAP_PID" ] && pgrep -P "$FCGIWRAP_PID" || true)
+    for p in $NGINX_PID $FCGIWRAP_PID $KIDS $NATIVE_PID; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 0.5
-    for p in $NGINX_PID $FCGIWRAP_PID $NATIVE_PID; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in $NGINX_PID $FCGIWRAP_PID $KIDS $NATIVE_PID; do kill -KILL "$p" 2>/dev/null || true; done
     rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
@@ -36,9 +37,9 @@ git init -q -b main "$W/seed"
 (cd "$W/seed" && echo hi > f && git add f && git -c user.name=b -c user.email=b@b commit -q -m one \
     && for i in $(seq 1 100); do git tag "v$i"; done && git push -q "$W/git/r.git" main --tags)
 
-fcgiwrap -c 8 -s "unix:$W/fcgiwrap.sock" 2>"$W/fcgiwrap.log" &
+fcgiwrap -c 8 -s "unix:$W/fcgiwrap.sock" >/dev/null 2>"$W/fcgiwrap.log" &
 FCGIWRAP_PID=$!
-GIT_HTTP_BACKEND_LOG=warn "$BIN" --listen "unix:$W/native.sock" 2>"$W/native.log" &
+GIT_HTTP_BACKEND_LOG=warn "$BIN" --listen "unix:$W/native.sock" >/dev/null 2>"$W/native.log" &
 NATIVE_PID=$!
 
 PORT=$((20000 + $$ % 20000))
@@ -62,13 +63,14 @@ http {
   }
 }
 CONF
-nginx -e "$W/nginx-error.log" -p "$W" -c "$W/nginx.conf" &
+nginx -e "$W/nginx-error.log" -p "$W" -c "$W/nginx.conf" >/dev/null 2>&1 &
 NGINX_PID=$!
 sleep 1
 
 Q='r.git/info/refs?service=git-upload-pack'
 for v in stock ours-cgi native; do
-    body=$(curl -fsS "http://127.0.0.1:$PORT/$v/$Q" | head -c 30)
+    curl -fsS -o "$W/check" "http://127.0.0.1:$PORT/$v/$Q"
+    body=$(head -c 30 "$W/check")
     case "$body" in "001e# service=git-upload-pack"*) ;; *) echo "$v: bad reply: $body" >&2; exit 1;; esac
 done
 
