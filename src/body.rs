@@ -14,7 +14,8 @@ use crate::error::{HttpError, Result};
 use crate::gitnum;
 use crate::request::Env;
 use flate2::read::GzDecoder;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// `CONTENT_LENGTH` as git reads it: unset, empty or negative mean "read to EOF".
 pub fn content_length(env: &Env) -> Result<Option<u64>> {
@@ -139,31 +140,83 @@ fn too_large(limit: u64, len: Option<u64>) -> HttpError {
     })
 }
 
-/// Reads the whole (raw, possibly compressed) body into memory, at most `limit`
-/// bytes: a larger `CONTENT_LENGTH` or a longer body is a 413 before anything was
-/// sent, a body cut short a 400. A gzip body is also checked to inflate cleanly, so
-/// that a bad one is refused before the 200 header goes out.
-pub fn buffer(env: &Env, body: Box<dyn Read + Send>, limit: u64) -> Result<Vec<u8>> {
-    let len = content_length(env)?;
-    if let Some(len) = len {
-        if len > limit {
-            return Err(too_large(limit, Some(len)));
+/// The smallest limit git applies to a body read to EOF (`read_request_eof`).
+pub const EOF_FLOOR: u64 = 8192;
+
+/// Buffered bodies up to this size stay in memory; larger ones go to a temporary file.
+pub const SPILL_THRESHOLD: usize = 1 << 20;
+
+/// A request body read whole before git starts (upload-pack), in memory or, when
+/// large, in an unnamed temporary file: memory stays flat whatever the limit.
+#[derive(Debug)]
+pub enum Buffered {
+    /// A small body.
+    Memory(Vec<u8>),
+    /// A large body, rewound to its start.
+    File(File),
+}
+
+impl Buffered {
+    /// Reads the buffered bytes from the start.
+    pub fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Buffered::Memory(data) => Box::new(io::Cursor::new(data)),
+            Buffered::File(file) => Box::new(io::BufReader::with_capacity(64 * 1024, file)),
         }
     }
-    let mut data = Vec::with_capacity(len.unwrap_or(8192).min(limit) as usize);
-    let reader = raw(env, body)?;
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut data)
+}
+
+fn read_bounded(reader: &mut dyn Read, limit: u64) -> io::Result<(Buffered, u64)> {
+    let mut data = Vec::with_capacity(8192);
+    let mut taken = reader.take(limit.saturating_add(1));
+    let n = (&mut taken)
+        .take(SPILL_THRESHOLD as u64)
+        .read_to_end(&mut data)? as u64;
+    if n < SPILL_THRESHOLD as u64 {
+        return Ok((Buffered::Memory(data), n));
+    }
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&data)?;
+    drop(data);
+    let total = n + io::copy(&mut taken, &mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((Buffered::File(file), total))
+}
+
+/// Reads the whole (raw, possibly compressed) body, at most `limit` bytes: a larger
+/// `CONTENT_LENGTH` or a longer body is a 413 before anything was sent, a body cut
+/// short a 400. A gzip body is also checked to inflate cleanly, so that a bad one is
+/// refused before the 200 header goes out.
+pub fn buffer(env: &Env, body: Box<dyn Read + Send>, limit: u64) -> Result<Buffered> {
+    let len = content_length(env)?;
+    if let Some(len) = len
+        && len > limit
+    {
+        return Err(too_large(limit, Some(len)));
+    }
+    // Read to EOF, git allows at least 8 KiB whatever the setting, and refuses a
+    // body that fills its buffer exactly (it cannot tell whether more would follow).
+    let (limit, fills) = match len {
+        Some(_) => (limit, false),
+        None => (limit.max(EOF_FLOOR), true),
+    };
+    let mut reader = raw(env, body)?;
+    let (mut buffered, total) = read_bounded(&mut reader, limit)
         .map_err(|e| HttpError::bad_request(format!("reading request body: {e}")))?;
-    if data.len() as u64 > limit {
+    if total > limit || (fills && total == limit) {
         return Err(too_large(limit, None));
     }
     if is_gzip(env) {
-        io::copy(&mut Gunzip::new(&data[..]), &mut io::sink())
-            .map_err(|e| HttpError::bad_request(e.to_string()))?;
+        let check = match &mut buffered {
+            Buffered::Memory(data) => {
+                io::copy(&mut Gunzip::new(&data[..]), &mut io::sink()).map(|_| ())
+            }
+            Buffered::File(file) => io::copy(&mut Gunzip::new(&mut *file), &mut io::sink())
+                .and_then(|_| file.seek(SeekFrom::Start(0)).map(|_| ())),
+        };
+        check.map_err(|e| HttpError::bad_request(e.to_string()))?;
     }
-    Ok(data)
+    Ok(buffered)
 }
 
 #[cfg(test)]
@@ -234,6 +287,35 @@ mod tests {
     }
 
     #[test]
+    fn buffer_spills_large_bodies_to_a_file() {
+        let e = env(&[]);
+        let big = vec![7u8; SPILL_THRESHOLD * 3];
+        let b = buffer(&e, Box::new(io::Cursor::new(big.clone())), 10 << 20).unwrap();
+        assert!(matches!(b, Buffered::File(_)));
+        let mut back = Vec::new();
+        b.into_reader().read_to_end(&mut back).unwrap();
+        assert_eq!(back, big);
+        let e = env(&[("HTTP_CONTENT_ENCODING", "gzip")]);
+        let z = gz(&big);
+        let mut z2 = z.clone();
+        z2.resize(SPILL_THRESHOLD + 10, 0);
+        let b = buffer(&e, Box::new(io::Cursor::new(z2)), 10 << 20).unwrap();
+        let mut back = Vec::new();
+        Gunzip::new(b.into_reader()).read_to_end(&mut back).unwrap();
+        assert_eq!(back, big);
+        assert_eq!(
+            buffer(
+                &e,
+                Box::new(io::Cursor::new(vec![1u8; SPILL_THRESHOLD + 5])),
+                10 << 20
+            )
+            .unwrap_err()
+            .status,
+            400
+        );
+    }
+
+    #[test]
     fn buffer_limits() {
         let e = env(&[("CONTENT_LENGTH", "100")]);
         assert_eq!(
@@ -243,11 +325,16 @@ mod tests {
             413
         );
         let e = env(&[]);
-        assert_eq!(
-            buffer(&e, Box::new(&[0u8; 11][..]), 10).unwrap_err().status,
-            413
-        );
-        assert_eq!(buffer(&e, Box::new(&[0u8; 10][..]), 10).unwrap().len(), 10);
+        let status = buffer(&e, Box::new(&[0u8; 8192][..]), 10)
+            .unwrap_err()
+            .status;
+        assert_eq!(status, 413);
+        let e2 = env(&[("CONTENT_LENGTH", "10")]);
+        assert!(buffer(&e2, Box::new(&[0u8; 10][..]), 10).is_ok());
+        match buffer(&e, Box::new(&[0u8; 8191][..]), 10).unwrap() {
+            Buffered::Memory(d) => assert_eq!(d.len(), 8191),
+            other => panic!("{other:?}"),
+        }
         let e = env(&[("CONTENT_LENGTH", "10")]);
         assert_eq!(
             buffer(&e, Box::new(&[0u8; 4][..]), 100).unwrap_err().status,

@@ -14,6 +14,16 @@ pub fn git_program(env: &Env) -> std::ffi::OsString {
     }
 }
 
+/// `git <args>` in `dir` with exactly the environment `env` (nothing inherited).
+pub fn git_command(env: &Env, dir: &Path, args: &[&std::ffi::OsStr]) -> Command {
+    let mut cmd = Command::new(git_program(env));
+    cmd.args(args).current_dir(dir).env_clear();
+    for (k, v) in env.iter() {
+        cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
+    }
+    cmd
+}
+
 /// A running git child.
 pub struct GitChild {
     child: Option<Child>,
@@ -23,11 +33,8 @@ pub struct GitChild {
 impl GitChild {
     /// Starts `git <args>` in `dir` with exactly the environment `env`.
     pub fn spawn(env: &Env, dir: &Path, args: &[&str], stdin: bool) -> io::Result<GitChild> {
-        let mut cmd = Command::new(git_program(env));
-        cmd.args(args).current_dir(dir).env_clear();
-        for (k, v) in env.iter() {
-            cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
-        }
+        let os_args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let mut cmd = git_command(env, dir, &os_args);
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -158,14 +158,15 @@ fn url_decode<'q>(query: &'q [u8], stop_at: &[u8]) -> (Vec<u8>, &'q [u8]) {
         if stop_at.contains(&c) {
             return (out, &query[i + 1..]);
         }
-        if c == b'%' && i + 2 < query.len() {
-            if let (Some(h), Some(l)) = (hex_value(query[i + 1]), hex_value(query[i + 2])) {
-                let v = h << 4 | l;
-                if v != 0 {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
+        if c == b'%'
+            && i + 2 < query.len()
+            && let (Some(h), Some(l)) = (hex_value(query[i + 1]), hex_value(query[i + 2]))
+        {
+            let v = h << 4 | l;
+            if v != 0 {
+                out.push(v);
+                i += 3;
+                continue;
             }
         }
         out.push(if c == b'+' { b' ' } else { c });

@@ -7,7 +7,7 @@
 //! 3. fd 0 is a listening socket (`getpeername` fails with `ENOTCONN`; spawn-fcgi,
 //!    mod_fcgid, lighttpd): FastCGI on fd 0. A *connected* socket on fd 0 (Apache
 //!    mod_cgid) is not this case.
-//! 4. `GATEWAY_INTERFACE` or `REQUEST_METHOD` set: CGI.
+//! 4. a CGI variable ([`CGI_MARKERS`]: `GATEWAY_INTERFACE`, `REQUEST_METHOD`, ...) set: CGI.
 //! 5. Otherwise: usage.
 //!
 //! ```
@@ -22,6 +22,18 @@
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// Variables only a web server running a CGI sets: any of them means CGI mode (so a
+/// request missing `REQUEST_METHOD` still gets git-http-backend's 500, not usage).
+pub const CGI_MARKERS: &[&str] = &[
+    "GATEWAY_INTERFACE",
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "PATH_TRANSLATED",
+    "SERVER_PROTOCOL",
+    "QUERY_STRING",
+    "SCRIPT_NAME",
+];
 
 /// The default cap on concurrent FastCGI connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
@@ -129,9 +141,9 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     Ok(opts)
 }
 
-/// True if the CGI variables a web server always sets are present.
+/// True if any of [`CGI_MARKERS`] is set.
 fn cgi_environment() -> bool {
-    std::env::var_os("GATEWAY_INTERFACE").is_some() || std::env::var_os("REQUEST_METHOD").is_some()
+    CGI_MARKERS.iter().any(|v| std::env::var_os(v).is_some())
 }
 
 /// True if fd 0 is a listening socket (spawn-fcgi, mod_fcgid, lighttpd).

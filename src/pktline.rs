@@ -136,18 +136,19 @@ fn parse_update(line: &[u8]) -> Option<RefUpdate> {
 }
 
 /// Reads the command list (up to and including its flush) from a receive-pack
-/// request body, keeping every byte read, at most about `limit` bytes.
-pub fn read_command_list(r: &mut dyn Read, limit: usize) -> CommandList {
+/// request body, keeping every byte read, at most about `limit` bytes. Bytes that
+/// are not a command list are kept for git to judge; a body that cannot be read
+/// (cut short, bad gzip) is an error.
+pub fn read_command_list(r: &mut dyn Read, limit: usize) -> io::Result<CommandList> {
     let mut list = CommandList::default();
     let mut updates = Vec::new();
     loop {
         if list.raw.len() > limit {
-            return list;
+            return Ok(list);
         }
         let mut len = [0u8; 4];
-        match read_full_or_eof(r, &mut len) {
-            Ok(true) => {}
-            _ => return list,
+        if !read_full_or_eof(r, &mut len)? {
+            return Ok(list);
         }
         list.raw.extend_from_slice(&len);
         let n = match std::str::from_utf8(&len)
@@ -155,18 +156,21 @@ pub fn read_command_list(r: &mut dyn Read, limit: usize) -> CommandList {
             .and_then(|t| usize::from_str_radix(t, 16).ok())
         {
             Some(n) => n,
-            None => return list,
+            None => return Ok(list),
         };
         if n == 0 {
             list.updates = Some(updates);
-            return list;
+            return Ok(list);
         }
         if !(4..=MAX_PKT_LEN).contains(&n) {
-            return list;
+            return Ok(list);
         }
         let mut data = vec![0u8; n - 4];
-        if !matches!(read_full_or_eof(r, &mut data), Ok(true)) && n > 4 {
-            return list;
+        if !read_full_or_eof(r, &mut data)? && n > 4 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "stream ended inside a pkt-line",
+            ));
         }
         list.raw.extend_from_slice(&data);
         if let Some(update) = parse_update(&data) {
@@ -210,7 +214,7 @@ mod tests {
         body.extend_from_slice(FLUSH);
         body.extend_from_slice(b"PACK....");
         let mut r = &body[..];
-        let list = read_command_list(&mut r, 1 << 20);
+        let list = read_command_list(&mut r, 1 << 20).unwrap();
         let updates = list.updates.unwrap();
         assert_eq!(updates.len(), 2);
         assert_eq!(updates[0].name, b"refs/heads/new");
@@ -222,7 +226,7 @@ mod tests {
     #[test]
     fn command_list_garbage_is_kept() {
         let mut r = &b"hello world"[..];
-        let list = read_command_list(&mut r, 100);
+        let list = read_command_list(&mut r, 100).unwrap();
         assert_eq!(list.updates, None);
         assert_eq!(list.raw, b"hell");
     }

@@ -174,10 +174,10 @@ fn owned_by_us(path: &Path, env: &Env) -> bool {
             return false;
         };
         let mut euid = crate::os::effective_uid();
-        if euid == 0 {
-            if let Some(uid) = env.get_str("SUDO_UID").and_then(|s| s.parse().ok()) {
-                euid = uid;
-            }
+        if euid == 0
+            && let Some(uid) = env.get_str("SUDO_UID").and_then(|s| s.parse().ok())
+        {
+            euid = uid;
         }
         meta.uid() == euid
     }
@@ -213,9 +213,22 @@ fn check_ownership(found: &Path, gitfile_target: Option<&Path>, env: &Env) -> Re
     Err(HttpError::die(format!(
         "detected dubious ownership in repository at '{p}'\n\
          To add an exception for this directory, call:\n\n\
-         \tgit config --global --add safe.directory '{p}'",
-        p = path.display()
+         \tgit config --global --add safe.directory {q}",
+        p = path.display(),
+        q = quote_pretty(&path.to_string_lossy())
     )))
+}
+
+/// git's `sq_quote_buf_pretty`: bare if every byte is alphanumeric or one of
+/// `+,-./:=@_^`, else single-quoted with `'` escaped.
+fn quote_pretty(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+,-./:=@_^".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// git's `enter_repo` (non-strict) on the repository part of the request path,
@@ -236,11 +249,11 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
         let mut candidate = base.to_vec();
         candidate.extend_from_slice(suffix.as_bytes());
         let candidate = os_path(&candidate);
-        if let Ok(meta) = fs::metadata(&candidate) {
-            if meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)) {
-                found = Some((candidate, meta.is_file()));
-                break;
-            }
+        if let Ok(meta) = fs::metadata(&candidate)
+            && (meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)))
+        {
+            found = Some((candidate, meta.is_file()));
+            break;
         }
     }
     let (found, is_file) = found.ok_or_else(not_found)?;

@@ -3,14 +3,14 @@
 //! formats and cache headers.
 
 use super::Context;
-use crate::child::git_program;
+use crate::child::git_command;
 use crate::error::{HttpError, Result};
 use crate::policy::{self, Access};
 use crate::request::{Head, Response};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::UNIX_EPOCH;
 
 /// The ref prefix of `GIT_NAMESPACE` (`a/b` -> `refs/namespaces/a/refs/namespaces/b/`).
@@ -29,11 +29,7 @@ pub fn namespace_prefix(ctx: &Context) -> Vec<u8> {
 /// Runs a read-only git command in the repository and returns its stdout, or
 /// `None` if it failed.
 fn git_output(ctx: &Context, args: &[&std::ffi::OsStr]) -> Result<Option<Vec<u8>>> {
-    let mut cmd = Command::new(git_program(&ctx.env));
-    cmd.args(args).current_dir(&ctx.repo.git_dir).env_clear();
-    for (k, v) in ctx.env.iter() {
-        cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
-    }
+    let mut cmd = git_command(&ctx.env, &ctx.repo.git_dir, args);
     cmd.env("GIT_DIR", ".")
         .stdin(Stdio::null())
         .stderr(Stdio::null());
@@ -100,7 +96,10 @@ pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
         "--format=%(objectname)%09%(refname)%(if)%(*objectname)%(then)%00%(*objectname)%(end)";
     let mut args: Vec<std::ffi::OsString> = vec!["for-each-ref".into(), format.into()];
     if !ns.is_empty() {
-        args.push(crate::os::bytes_to_os(&ns));
+        // Like git's refs_for_each_namespaced_ref: only `<ns>refs/`, not `<ns>HEAD`.
+        let mut pattern = ns.clone();
+        pattern.extend_from_slice(b"refs/");
+        args.push(crate::os::bytes_to_os(&pattern));
     }
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let listing = git_output(ctx, &args)?

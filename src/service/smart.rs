@@ -8,7 +8,7 @@ use crate::error::{HttpError, Result};
 use crate::pktline;
 use crate::policy;
 use crate::request::{Env, Head, Response};
-use std::io::{Cursor, Read};
+use std::io::Read;
 
 /// True if `GIT_PROTOCOL` asks for protocol v2 (an entry `version=2`, the highest
 /// version named wins, as in git's `determine_protocol_version_server`).
@@ -49,6 +49,13 @@ pub fn child_env(ctx: &Context) -> Env {
     email.extend_from_slice(&host);
     env.set_default("GIT_COMMITTER_EMAIL", email);
     env.set("GIT_DIR", ".");
+    // git-http-backend's setup_path() puts git's exec path in front of PATH.
+    if let Some(exec_path) = crate::config::git_exec_path(&env) {
+        let mut path = crate::os::os_to_bytes(exec_path.into_os_string());
+        path.push(b':');
+        path.extend_from_slice(env.get("PATH").unwrap_or(b"/usr/local/bin:/bin:/usr/bin"));
+        env.set("PATH", path);
+    }
     env
 }
 
@@ -91,11 +98,11 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         format!("application/x-git-{}-result", svc.name),
     );
     let input = if svc.buffer_input {
-        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?;
+        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?.into_reader();
         let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
-            Box::new(body::Gunzip::new(Cursor::new(data)))
+            Box::new(body::Gunzip::new(data))
         } else {
-            Box::new(Cursor::new(data))
+            data
         };
         Input {
             prefix: Vec::new(),
@@ -106,7 +113,9 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         let mut prefix = Vec::new();
         if svc.name == "receive-pack" {
             let limit = ctx.max_request_buffer.min(usize::MAX as u64) as usize;
-            let commands = pktline::read_command_list(&mut rest, limit);
+            let commands = pktline::read_command_list(&mut rest, limit).map_err(|e| {
+                HttpError::bad_request(format!("reading request body for git-receive-pack: {e}"))
+            })?;
             policy::check_push(ctx, &commands)?;
             prefix = commands.raw;
         }

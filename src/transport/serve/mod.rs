@@ -1,0 +1,35 @@
+//! `serve`: a small plain-HTTP server for quick starts and tests.
+//!
+//! `git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR` serves every repository
+//! under `DIR`. Each HTTP request becomes CGI parameters the way a web server fills
+//! them ([`cgi_env`]), runs through the same [`crate::handler::handle`] as CGI on a
+//! blocking thread, and the reply streams back through bounded channels
+//! ([`bridge`]). There is no TLS and no authentication in this mode.
+//!
+//! - [`args`]: the command line.
+//! - [`cgi_env`]: HTTP request -> CGI meta-variables.
+//! - [`bridge`]: the blocking body reader and the streaming reply sink.
+//! - [`discover`]: the repositories under `DIR`, for the start-up banner.
+//! - [`server`]: the accept loop, connections and graceful shutdown.
+
+pub mod args;
+pub mod bridge;
+pub mod cgi_env;
+pub mod discover;
+pub mod server;
+
+/// `serve [--listen ADDR] DIR`; returns the exit code (2 for bad arguments).
+pub fn main(args: &[String]) -> i32 {
+    let opts = match args::parse(args) {
+        Ok(opts) => opts,
+        Err(args::ArgError::Help) => {
+            println!("{}", args::USAGE);
+            return 0;
+        }
+        Err(args::ArgError::Bad(msg)) => {
+            eprintln!("serve: {msg}\n{}", args::USAGE);
+            return 2;
+        }
+    };
+    server::run(opts)
+}

@@ -1,0 +1,312 @@
+//! The accept loop: one task per connection (hyper HTTP/1.1 with keep-alive),
+//! one blocking thread per request running [`crate::handler::handle`], and a
+//! graceful stop on Ctrl-C or SIGTERM (no new connections, idle ones closed,
+//! requests in flight get [`DRAIN_TIME`] to finish).
+
+use super::args::Options;
+use super::bridge::{self, BodyReader, HyperSink, ReplyBody};
+use super::cgi_env::{self, ConnInfo};
+use super::discover;
+use crate::handler;
+use crate::request::{Env, Head, Request};
+use hyper::body::Incoming;
+use hyper::ext::ReasonPhrase;
+use hyper::http::{HeaderName, HeaderValue, Method, Response, StatusCode};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+/// How long requests in flight may run on after a stop signal.
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request head.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every request needs.
+struct Shared {
+    /// The daemon's environment without request-scoped variables.
+    base: Env,
+    /// `GIT_PROJECT_ROOT`.
+    root: Vec<u8>,
+}
+
+/// Runs the server until a stop signal; returns the exit code.
+pub fn run(opts: Options) -> i32 {
+    let root = match std::fs::canonicalize(&opts.root) {
+        Ok(root) if root.is_dir() => root,
+        Ok(root) => {
+            eprintln!("serve: '{}' is not a directory", root.display());
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("serve: cannot use '{}': {e}", opts.root.display());
+            return 2;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("serve")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error!("fatal: serve: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(serve(root, opts.listen));
+    // Handler threads still running end when their client writes fail; do not
+    // wait long for them.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+fn banner(root: &std::path::Path, local: SocketAddr) -> String {
+    let host = match local {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "git-http-backend-rs serve: serving {} on http://{host}/\n",
+        root.display()
+    );
+    let repos = discover::repositories(root);
+    if repos.is_empty() {
+        out.push_str("no repositories found yet (bare name.git or work trees with .git)\n");
+    }
+    for rel in &repos {
+        let rel = crate::os::os_to_bytes(rel.clone().into_os_string());
+        out.push_str(&format!(
+            "  git clone http://{host}/{}\n",
+            discover::url_path(&rel)
+        ));
+    }
+    out.push_str(
+        "pushes need `git config http.receivepack true` in the repository; \
+         no TLS and no authentication in this mode\n",
+    );
+    out
+}
+
+async fn serve(root: std::path::PathBuf, listen: String) -> i32 {
+    let listener = match TcpListener::bind(listen.as_str()).await {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("fatal: serve: cannot listen on {listen}: {e}");
+            return 1;
+        }
+    };
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("fatal: serve: no local address for {listen}: {e}");
+            return 1;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(banner(&root, local).as_bytes());
+        let _ = stdout.flush();
+    }
+    let shared = Arc::new(Shared {
+        base: Env::daemon_base(),
+        root: crate::os::os_to_bytes(root.into_os_string()),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let conn = ConnInfo {
+                        peer,
+                        local: stream.local_addr().unwrap_or(local),
+                    };
+                    conns.spawn(serve_conn(stream, conn, shared.clone(), stop_rx.clone()));
+                }
+                Err(e) => {
+                    log::warn!("serve: accepting a connection: {e}");
+                    // Out of file descriptors and similar: do not spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    log::info!("serve: stopping; {} connection(s) open", conns.len());
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIME, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        log::warn!(
+            "serve: {} connection(s) still busy after {}s; closing them",
+            conns.len(),
+            DRAIN_TIME.as_secs()
+        );
+        conns.shutdown().await;
+    }
+    0
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                log::warn!("serve: cannot watch SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            log::warn!("serve: cannot watch Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn serve_conn(
+    stream: TcpStream,
+    conn: ConnInfo,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle_request(req, conn, shared).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        .title_case_headers(true);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    match result {
+        Ok(()) => {}
+        // The client left mid-request; the handler logs what that aborted.
+        Err(e) if e.is_incomplete_message() => {
+            log::info!("serve: connection from {}: {e}", conn.peer)
+        }
+        Err(e) => log::warn!("serve: connection from {}: {e}", conn.peer),
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<ReplyBody> {
+    let mut resp = Response::new(ReplyBody::full(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    resp
+}
+
+/// The hyper response for a handler's [`Head`].
+fn response_from_head(head: &Head, body: ReplyBody) -> Response<ReplyBody> {
+    let mut resp = Response::new(body);
+    let status = StatusCode::from_u16(head.status).unwrap_or_else(|_| {
+        log::error!("serve: handler gave the bad status {}", head.status);
+        StatusCode::INTERNAL_SERVER_ERROR
+    });
+    *resp.status_mut() = status;
+    if status.canonical_reason() != Some(head.reason)
+        && let Ok(reason) = ReasonPhrase::try_from(head.reason.as_bytes())
+    {
+        resp.extensions_mut().insert(reason);
+    }
+    for (name, value) in &head.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                resp.headers_mut().append(n, v);
+            }
+            _ => log::error!("serve: dropping the malformed reply header {name}: {value:?}"),
+        }
+    }
+    resp
+}
+
+async fn handle_request(
+    req: hyper::Request<Incoming>,
+    conn: ConnInfo,
+    shared: Arc<Shared>,
+) -> Response<ReplyBody> {
+    let (parts, incoming) = req.into_parts();
+    let env = match cgi_env::build(&shared.base, &shared.root, &parts, conn) {
+        Ok(env) => env,
+        Err(cgi_env::EnvError::NulInPath) => {
+            log::warn!("serve: {}: NUL byte in the request path", conn.peer);
+            return plain(StatusCode::BAD_REQUEST, "Bad Request\n");
+        }
+    };
+    log::info!(
+        "serve: {} {} {}",
+        conn.peer,
+        parts.method,
+        parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
+    );
+    let is_head = parts.method == Method::HEAD;
+    let (body_tx, body_rx) = mpsc::channel(bridge::BODY_QUEUE);
+    tokio::spawn(bridge::pump_body(incoming, body_tx));
+    let (head_tx, head_rx) = oneshot::channel();
+    let (reply_tx, reply_rx) = mpsc::channel(bridge::REPLY_QUEUE);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut sink = HyperSink::new(head_tx, reply_tx, is_head);
+        let request = Request {
+            env,
+            body: Box::new(BodyReader::new(body_rx)),
+        };
+        let outcome = handler::handle(request, &mut sink);
+        if let Err(e) = sink.finish() {
+            log::debug!("serve: end of reply not delivered: {e}");
+        }
+        outcome
+    });
+    match head_rx.await {
+        Ok(head) => response_from_head(&head, ReplyBody::Stream(reply_rx)),
+        Err(_) => {
+            let why = match task.await {
+                Ok(outcome) => format!("it ended with {outcome:?}"),
+                Err(e) => format!("it failed: {e}"),
+            };
+            log::error!("serve: the handler sent no reply head; {why}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
+        }
+    }
+}
