@@ -82,5 +82,11 @@ rps() {
 echo "git $(git --version | cut -d' ' -f3), $(nproc) CPUs, wrk -t2 -c${CONNS:-8} -d${DURATION}s, GET /$Q"
 printf '(a) stock git-http-backend via fcgiwrap:  %s req/s\n' "$(rps stock)"
 printf '(b) git-http-backend-rs via fcgiwrap:     %s req/s\n' "$(rps ours-cgi)"
+cpu() { awk '{print $14 + $15, $16 + $17}' /proc/$NATIVE_PID/stat; }
+set -- $(cpu)
+own0=$1 kids0=$2
 printf '(c) git-http-backend-rs native FastCGI:   %s req/s\n' "$(rps native)"
+set -- $(cpu)
+printf '    native server CPU during (c):         %s ticks in the server, %s in its git children (CLK_TCK %s)\n' \
+    $(($1 - own0)) $(($2 - kids0)) "$(getconf CLK_TCK)"
 printf '    native server peak RSS (VmHWM):       %s\n' "$(awk '/VmHWM/ {print $2, $3}' /proc/$NATIVE_PID/status)"
