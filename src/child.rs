@@ -14,9 +14,39 @@ pub fn git_program(env: &Env) -> std::ffi::OsString {
     }
 }
 
+/// `program` looked up in the `PATH` of `env` as `execvp` would, when it is a bare
+/// name. With a `PATH` in the child's environment and a bare program name, std
+/// spawns by fork instead of posix_spawn; in a resident (FastCGI) server that copies
+/// the page tables of a multi-threaded process for every request.
+fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if program.as_encoded_bytes().contains(&b'/') {
+            return program;
+        }
+        let Some(path) = env.get("PATH") else {
+            return program;
+        };
+        for dir in path.split(|&b| b == b':') {
+            let dir = if dir.is_empty() { &b"."[..] } else { dir };
+            let candidate = Path::new(&crate::os::bytes_to_os(dir)).join(&program);
+            if let Ok(meta) = std::fs::metadata(&candidate)
+                && meta.is_file()
+                && meta.permissions().mode() & 0o111 != 0
+            {
+                return candidate.into_os_string();
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = env;
+    program
+}
+
 /// `git <args>` in `dir` with exactly the environment `env` (nothing inherited).
 pub fn git_command(env: &Env, dir: &Path, args: &[&std::ffi::OsStr]) -> Command {
-    let mut cmd = Command::new(git_program(env));
+    let mut cmd = Command::new(resolve_in_path(git_program(env), env));
     cmd.args(args).current_dir(dir).env_clear();
     for (k, v) in env.iter() {
         cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));

@@ -141,8 +141,28 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     Ok(opts)
 }
 
+/// True if any of [`CGI_MARKERS`] is set.
+fn cgi_environment() -> bool {
+    CGI_MARKERS.iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// True if fd 0 is a listening socket (spawn-fcgi, mod_fcgid, lighttpd).
+fn fd0_listening() -> bool {
+    #[cfg(unix)]
+    {
+        crate::os::classify_fd0() == crate::os::Fd0Kind::ListeningSocket
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
 /// True if `LISTEN_FDS`/`LISTEN_PID` hand us sockets (systemd socket activation).
 fn socket_activated() -> bool {
+    if cfg!(not(unix)) {
+        return false;
+    }
     let pid_ok = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
@@ -160,7 +180,14 @@ fn socket_activated() -> bool {
 /// Detects the mode from the command line (`--listen`) and the process state.
 /// Must run before the process starts threads (it may edit the environment).
 pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
-    let opts = parse_options(args)?;
+    // Under CGI, a web server may pass words of a query without '=' as arguments
+    // (Apache does, as the CGI spec allows): they are no error in CGI mode.
+    let parsed = parse_options(args);
+    if parsed.is_err() && cgi_environment() && !socket_activated() && !fd0_listening() {
+        log::debug!("mode: CGI (arguments ignored)");
+        return Ok(Mode::Cgi);
+    }
+    let opts = parsed?;
     let listen = |source: Source| Listen {
         source,
         socket_mode: opts.socket_mode,
@@ -170,19 +197,17 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
         log::debug!("mode: FastCGI on {source:?} (--listen)");
         return Ok(Mode::FastCgi(listen(source)));
     }
-    #[cfg(unix)]
-    {
-        if socket_activated() {
-            crate::os::remove_env_vars(&["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]);
-            log::debug!("mode: FastCGI on fd 3 (systemd socket activation)");
-            return Ok(Mode::FastCgi(listen(Source::Inherited(3))));
-        }
-        if crate::os::classify_fd0() == crate::os::Fd0Kind::ListeningSocket {
-            log::debug!("mode: FastCGI on fd 0 (listening socket on stdin)");
-            return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
-        }
+    if socket_activated() {
+        #[cfg(unix)]
+        crate::os::remove_env_vars(&["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]);
+        log::debug!("mode: FastCGI on fd 3 (systemd socket activation)");
+        return Ok(Mode::FastCgi(listen(Source::Inherited(3))));
     }
-    if CGI_MARKERS.iter().any(|v| std::env::var_os(v).is_some()) {
+    if fd0_listening() {
+        log::debug!("mode: FastCGI on fd 0 (listening socket on stdin)");
+        return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
+    }
+    if cgi_environment() {
         log::debug!("mode: CGI");
         if opts != Options::default() {
             log::warn!("FastCGI options ignored in CGI mode");

@@ -716,3 +716,184 @@ impl<W: Write + Send + 'static> RequestJob<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The loop over plain in-process pipes: nothing socket-specific is needed.
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[derive(Clone, Default)]
+    struct SharedVec(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedVec {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn cfg() -> ConnConfig {
+        ConnConfig {
+            base_env: Arc::new(Env::from_pairs([("GIT_HTTP_EXPORT_ALL", "1")])),
+            max_connections: 7,
+            draining: Arc::new(AtomicBool::new(false)),
+            busy: Arc::new(AtomicBool::new(false)),
+            label: "test".into(),
+        }
+    }
+
+    /// Decodes everything written so far.
+    fn records(out: &SharedVec) -> Vec<(RecordType, u16, Vec<u8>)> {
+        let bytes = out.0.lock().unwrap().clone();
+        let mut pos = 0;
+        let mut v = Vec::new();
+        while let Ok(Decoded::Record(r, n)) = record::decode(&bytes[pos..]) {
+            v.push((r.rtype, r.request_id, r.content.to_vec()));
+            pos += n;
+        }
+        v
+    }
+
+    fn wait_for_end(out: &SharedVec) -> Vec<(RecordType, u16, Vec<u8>)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = records(out);
+            if r.iter().any(|(t, _, _)| *t == RecordType::END_REQUEST) {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no END_REQUEST: {r:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn management_records_and_a_request_over_a_pipe() {
+        let (reader, mut input) = io::pipe().unwrap();
+        let out = SharedVec::default();
+        let writer = out.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let c2 = closed.clone();
+        let t = std::thread::spawn(move || {
+            serve(
+                reader,
+                writer,
+                Arc::new(move || c2.store(true, Ordering::SeqCst)),
+                cfg(),
+            )
+        });
+        let mut req = Vec::new();
+        let mut q = Vec::new();
+        record::encode_pair(b"FCGI_MAX_CONNS", b"", &mut q);
+        record::encode_pair(b"FCGI_MPXS_CONNS", b"", &mut q);
+        record::encode(RecordType::GET_VALUES, 0, &q, &mut req);
+        record::encode(RecordType(200), 0, b"", &mut req);
+        let begin = BeginRequest { role: 1, flags: 0 };
+        record::encode(RecordType::BEGIN_REQUEST, 5, &begin.to_bytes(), &mut req);
+        let mut params = Vec::new();
+        record::encode_pair(b"REQUEST_METHOD", b"GET", &mut params);
+        record::encode_pair(b"PATH_TRANSLATED", b"/nonexistent/\xff/HEAD", &mut params);
+        record::encode(RecordType::PARAMS, 5, &params, &mut req);
+        record::encode(RecordType::PARAMS, 5, b"", &mut req);
+        record::encode(RecordType::STDIN, 5, b"", &mut req);
+        input.write_all(&req).unwrap();
+        let recs = wait_for_end(&out);
+        drop(input);
+        t.join().unwrap();
+        assert!(
+            closed.load(Ordering::SeqCst),
+            "no keep-conn: the connection is closed"
+        );
+        let mut expect_values = Vec::new();
+        record::encode_pair(b"FCGI_MAX_CONNS", b"7", &mut expect_values);
+        record::encode_pair(b"FCGI_MPXS_CONNS", b"0", &mut expect_values);
+        assert_eq!(recs[0], (RecordType::GET_VALUES_RESULT, 0, expect_values));
+        assert_eq!(
+            recs[1],
+            (RecordType::UNKNOWN_TYPE, 0, vec![200, 0, 0, 0, 0, 0, 0, 0])
+        );
+        let stdout: Vec<u8> = recs
+            .iter()
+            .filter(|(t, id, _)| *t == RecordType::STDOUT && *id == 5)
+            .flat_map(|(_, _, c)| c.clone())
+            .collect();
+        assert!(
+            stdout.starts_with(b"Status: 404 Not Found\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&stdout)
+        );
+        let n = recs.len();
+        assert_eq!(recs[n - 2], (RecordType::STDOUT, 5, Vec::new()));
+        assert_eq!(
+            recs[n - 1],
+            (
+                RecordType::END_REQUEST,
+                5,
+                record::end_request_body(0, 0).to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn garbage_ends_the_connection() {
+        let out = SharedVec::default();
+        serve(&b"\x02garbage"[..], out.clone(), Arc::new(|| {}), cfg());
+        assert!(records(&out).is_empty());
+    }
+
+    #[test]
+    fn body_reader_streams_and_reports_abort() {
+        let (tx, rx) = mpsc::sync_channel(2);
+        let aborted = Arc::new(AtomicBool::new(false));
+        let mut body = BodyReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            aborted: aborted.clone(),
+        };
+        tx.send(b"abc".to_vec()).unwrap();
+        let mut buf = [0u8; 2];
+        assert_eq!(body.read(&mut buf).unwrap(), 2);
+        assert_eq!(body.read(&mut buf).unwrap(), 1);
+        aborted.store(true, Ordering::SeqCst);
+        drop(tx);
+        assert_eq!(
+            body.read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::ConnectionAborted
+        );
+        // Without an abort, a vanished sender before the empty record is an error too.
+        let (tx, rx) = mpsc::sync_channel(2);
+        let mut body = BodyReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            aborted: Arc::new(AtomicBool::new(false)),
+        };
+        tx.send(b"x".to_vec()).unwrap();
+        drop(tx);
+        let mut s = Vec::new();
+        assert_eq!(
+            body.read_to_end(&mut s).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        // The empty record is the end.
+        let (tx, rx) = mpsc::sync_channel(2);
+        let mut body = BodyReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            aborted: Arc::new(AtomicBool::new(false)),
+        };
+        tx.send(b"xy".to_vec()).unwrap();
+        tx.send(Vec::new()).unwrap();
+        let mut s = Vec::new();
+        body.read_to_end(&mut s).unwrap();
+        assert_eq!(s, b"xy");
+    }
+}
