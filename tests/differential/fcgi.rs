@@ -112,9 +112,11 @@ pub fn request(socket: &Path, params: &[(String, String)], body: &[u8]) -> FcgiR
                 Err(e) => panic!("bad record from the daemon: {e}"),
             }
         }
-        let n = stream
-            .read(&mut chunk)
-            .expect("reading from the FastCGI daemon");
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("reading from the FastCGI daemon: {e}"),
+        };
         assert!(n > 0, "daemon closed the connection before END_REQUEST");
         buf.extend_from_slice(&chunk[..n]);
     };
