@@ -4,4 +4,4 @@
 # FastCGI, Apache, nginx and lighttpd. Needs the packages listed in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --locked -- --test-threads="${TEST_THREADS:-2}" "$@"
+exec cargo test --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" "$@"
