@@ -3,7 +3,7 @@
 
 use crate::request::Env;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 
 /// The `git` program to run: `GIT_HTTP_BACKEND_GIT` if set, else `git` from PATH.
@@ -14,34 +14,43 @@ pub fn git_program(env: &Env) -> std::ffi::OsString {
     }
 }
 
-/// `program` looked up in the `PATH` of `env` as `execvp` would, when it is a bare
-/// name. With a `PATH` in the child's environment and a bare program name, std
-/// spawns by fork instead of posix_spawn; in a resident (FastCGI) server that copies
-/// the page tables of a multi-threaded process for every request.
-fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if program.as_encoded_bytes().contains(&b'/') {
-            return program;
-        }
-        let Some(path) = env.get("PATH") else {
-            return program;
-        };
-        for dir in path.split(|&b| b == b':') {
-            let dir = if dir.is_empty() { &b"."[..] } else { dir };
-            let candidate = Path::new(&crate::os::bytes_to_os(dir)).join(&program);
-            if let Ok(meta) = std::fs::metadata(&candidate)
-                && meta.is_file()
-                && meta.permissions().mode() & 0o111 != 0
-            {
-                return candidate.into_os_string();
-            }
-        }
+/// Where `execvp` would find `program` on the search path `path_var`: the program
+/// itself if it names a path (contains `/`), else the first executable file
+/// `<dir>/<program>` (an empty entry is the current directory).
+pub fn find_in_path(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
+    let os_path = |b: &[u8]| PathBuf::from(crate::os::bytes_to_os(b));
+    if program.contains(&b'/') {
+        return Some(os_path(program));
     }
-    #[cfg(not(unix))]
-    let _ = env;
-    program
+    path_var
+        .split(|&b| b == b':')
+        .map(|dir| os_path(if dir.is_empty() { b"." } else { dir }).join(os_path(program)))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        Ok(m) => m.is_file(),
+        Err(_) => false,
+    }
+}
+
+/// The program to start: with a `PATH` in the child's environment and a bare
+/// program name, std spawns by fork instead of posix_spawn, which in a resident
+/// (FastCGI) server copies the page tables of a multi-threaded process for every
+/// request; so a bare name is looked up here first.
+fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString {
+    let bytes = crate::os::os_to_bytes(program.clone());
+    match env.get("PATH").and_then(|path| find_in_path(&bytes, path)) {
+        Some(found) => found.into_os_string(),
+        None => program,
+    }
 }
 
 /// `git <args>` in `dir` with exactly the environment `env` (nothing inherited).

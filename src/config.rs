@@ -724,7 +724,7 @@ fn git_prefix(env: &Env) -> PathBuf {
     if let Some(p) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return p;
     }
-    let prefix = find_program(&key.0, &key.1)
+    let prefix = crate::child::find_in_path(&key.0, &key.1)
         .and_then(|git| {
             let bin = git.parent()?;
             (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
@@ -750,34 +750,6 @@ pub fn git_exec_path(env: &Env) -> Option<PathBuf> {
         .iter()
         .map(|d| prefix.join(d))
         .find(|d| d.join("git-upload-pack").exists())
-}
-
-/// Where `execvp` would find `program` on `path_var`.
-fn find_program(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
-    if program.contains(&b'/') {
-        return Some(os_path(program));
-    }
-    for dir in path_var.split(|&b| b == b':') {
-        let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
-        let candidate = os_path(dir).join(os_path(program));
-        if is_executable(&candidate) {
-            return Some(candidate);
-        }
-    }
-    None
-}
-
-fn is_executable(p: &Path) -> bool {
-    match std::fs::metadata(p) {
-        #[cfg(unix)]
-        Ok(m) => {
-            use std::os::unix::fs::PermissionsExt;
-            m.is_file() && m.permissions().mode() & 0o111 != 0
-        }
-        #[cfg(not(unix))]
-        Ok(m) => m.is_file(),
-        Err(_) => false,
-    }
 }
 
 #[cfg(test)]
