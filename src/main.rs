@@ -13,29 +13,27 @@ const USAGE: &str = "usage: git-http-backend-rs                  (CGI or FastCGI
 fn main() {
     logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match args.first().map(String::as_str) {
-        Some("serve") => transport::serve::main(&args[1..]),
-        Some("-h") | Some("--help") => {
+    let code = match mode::detect(&args) {
+        Ok(mode::Mode::Cgi) => transport::cgi::run(),
+        Ok(mode::Mode::FastCgi(listen)) => transport::fastcgi::main(listen),
+        Ok(mode::Mode::Serve(args)) => transport::serve::main(&args),
+        Ok(mode::Mode::Help) => {
             println!("{USAGE}");
             0
         }
-        Some("-V") | Some("--version") => {
+        Ok(mode::Mode::Version) => {
             println!("git-http-backend-rs {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        _ => match mode::detect(&args) {
-            Ok(mode::Mode::Cgi) => transport::cgi::run(),
-            Ok(mode::Mode::FastCgi(listen)) => transport::fastcgi::main(listen),
-            Ok(mode::Mode::Usage) => {
-                eprintln!("{USAGE}");
-                2
-            }
-            Err(e) => {
-                log::error!("fatal: {e}");
-                eprintln!("{USAGE}");
-                2
-            }
-        },
+        Ok(mode::Mode::Usage) => {
+            eprintln!("{USAGE}");
+            2
+        }
+        Err(e) => {
+            log::error!("fatal: {e}");
+            eprintln!("{USAGE}");
+            2
+        }
     };
     std::process::exit(code);
 }

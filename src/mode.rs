@@ -68,6 +68,12 @@ pub enum Mode {
     Cgi,
     /// A FastCGI server.
     FastCgi(Listen),
+    /// The plain-HTTP server, with its arguments (`serve [--listen ADDR] DIR`).
+    Serve(Vec<String>),
+    /// Print the usage and exit 0.
+    Help,
+    /// Print the version and exit 0.
+    Version,
     /// Nothing to serve: print usage.
     Usage,
 }
@@ -180,14 +186,24 @@ fn socket_activated() -> bool {
 /// Detects the mode from the command line (`--listen`) and the process state.
 /// Must run before the process starts threads (it may edit the environment).
 pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
-    // Under CGI, a web server may pass words of a query without '=' as arguments
-    // (Apache does, as the CGI spec allows): they are no error in CGI mode.
-    let parsed = parse_options(args);
-    if parsed.is_err() && cgi_environment() && !socket_activated() && !fd0_listening() {
-        log::debug!("mode: CGI (arguments ignored)");
+    // Under CGI a web server passes the words of a query without '=' as arguments
+    // (Apache does, as the CGI spec allows): `?serve+/` or `?--listen+...` come from
+    // the client. So in a CGI environment the arguments are never obeyed.
+    if cgi_environment() && !socket_activated() && !fd0_listening() {
+        if args.is_empty() {
+            log::debug!("mode: CGI");
+        } else {
+            log::debug!("mode: CGI (arguments ignored: under CGI they come from the query)");
+        }
         return Ok(Mode::Cgi);
     }
-    let opts = parsed?;
+    match args.first().map(String::as_str) {
+        Some("serve") => return Ok(Mode::Serve(args[1..].to_vec())),
+        Some("-h") | Some("--help") => return Ok(Mode::Help),
+        Some("-V") | Some("--version") => return Ok(Mode::Version),
+        _ => {}
+    }
+    let opts = parse_options(args)?;
     let listen = |source: Source| Listen {
         source,
         socket_mode: opts.socket_mode,
@@ -206,13 +222,6 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
     if fd0_listening() {
         log::debug!("mode: FastCGI on fd 0 (listening socket on stdin)");
         return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
-    }
-    if cgi_environment() {
-        log::debug!("mode: CGI");
-        if opts != Options::default() {
-            log::warn!("FastCGI options ignored in CGI mode");
-        }
-        return Ok(Mode::Cgi);
     }
     if opts != Options::default() {
         bail!("--socket-mode/--max-connections need --listen or an inherited socket");

@@ -8,7 +8,7 @@ use crate::error::{HttpError, Result};
 use crate::policy::{self, Access};
 use crate::request::{Head, Response};
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::UNIX_EPOCH;
@@ -88,12 +88,36 @@ pub fn head(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     text_reply(resp, Head::ok(), "text/plain", &body)
 }
 
-/// `GET info/refs` without `service`: every ref, with peeled tags.
+/// Runs a git command in the repository with `input` on its stdin (written from a
+/// thread, so a large input cannot deadlock against the output) and returns its
+/// stdout, or `None` if it failed.
+fn git_filter(ctx: &Context, args: &[&std::ffi::OsStr], input: Vec<u8>) -> Result<Option<Vec<u8>>> {
+    let mut cmd = git_command(&ctx.env, &ctx.repo.git_dir, args);
+    cmd.env("GIT_DIR", ".")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| HttpError::die(format!("cannot run git: {e}")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| HttpError::die(format!("waiting for git: {e}")))?;
+    let _ = writer.join();
+    Ok(out.status.success().then_some(out.stdout))
+}
+
+/// `GET info/refs` without `service`: every ref whose object exists, with the fully
+/// peeled id after each annotated tag, as git-http-backend's `show_text_ref`.
 pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     policy::authorize(ctx, Access::DumbRead)?;
     let ns = namespace_prefix(ctx);
-    let format =
-        "--format=%(objectname)%09%(refname)%(if)%(*objectname)%(then)%00%(*objectname)%(end)";
+    // Names and ids only: for-each-ref lists refs to missing objects without dying.
+    let format = "--format=%(objectname) %(refname)";
     let mut args: Vec<std::ffi::OsString> = vec!["for-each-ref".into(), format.into()];
     if !ns.is_empty() {
         // Like git's refs_for_each_namespaced_ref: only `<ns>refs/`, not `<ns>HEAD`.
@@ -104,23 +128,43 @@ pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let listing = git_output(ctx, &args)?
         .ok_or_else(|| HttpError::die("cannot list refs (git for-each-ref failed)"))?;
+    let refs: Vec<(&[u8], &[u8])> = listing
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let sp = line.iter().position(|&b| b == b' ')?;
+            Some((&line[..sp], &line[sp + 1..]))
+        })
+        .collect();
+    // One question per ref and one for its peeled object: "<id> <type>" or "... missing".
+    let mut questions = Vec::with_capacity(refs.len() * 90);
+    for (oid, _) in &refs {
+        questions.extend_from_slice(oid);
+        questions.push(b'\n');
+        questions.extend_from_slice(oid);
+        questions.extend_from_slice(b"^{}\n");
+    }
+    let check = ["cat-file", "--batch-check=%(objectname) %(objecttype)"];
+    let check: Vec<&std::ffi::OsStr> = check.iter().map(std::ffi::OsStr::new).collect();
+    let answers = git_filter(ctx, &check, questions)?
+        .ok_or_else(|| HttpError::die("cannot read objects (git cat-file failed)"))?;
+    let mut answers = answers.split(|&b| b == b'\n');
     let mut body = Vec::with_capacity(listing.len() + 64);
-    for line in listing.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let (line, peeled) = match line.iter().position(|&b| b == 0) {
-            Some(i) => (&line[..i], Some(&line[i + 1..])),
-            None => (line, None),
-        };
-        let Some(tab) = line.iter().position(|&b| b == b'\t') else {
+    for (oid, name) in refs {
+        let (object, peeled) = (
+            answers.next().unwrap_or_default(),
+            answers.next().unwrap_or_default(),
+        );
+        if object.ends_with(b" missing") || object.is_empty() {
             continue;
-        };
-        let (oid, name) = (&line[..tab], &line[tab + 1..]);
+        }
         let name = name.strip_prefix(ns.as_slice()).unwrap_or(name);
         body.extend_from_slice(oid);
         body.push(b'\t');
         body.extend_from_slice(name);
         body.push(b'\n');
-        if let Some(peeled) = peeled {
-            body.extend_from_slice(peeled);
+        if object.ends_with(b" tag") && !peeled.ends_with(b" missing") && !peeled.is_empty() {
+            let peeled_id = peeled.split(|&b| b == b' ').next().unwrap_or_default();
+            body.extend_from_slice(peeled_id);
             body.push(b'\t');
             body.extend_from_slice(name);
             body.extend_from_slice(b"^{}\n");
