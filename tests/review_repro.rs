@@ -140,7 +140,10 @@ fn assert_cgi_despite_args(args: &[&str], port: u16) {
         "args {args:?} from the query string made the CGI listen on 127.0.0.1:{port}"
     );
     assert!(exited, "args {args:?}: the CGI did not exit within 5 s");
-    assert!(out.starts_with("Status: 404"), "CGI reply expected: {out:?}");
+    assert!(
+        out.starts_with("Status: 404"),
+        "CGI reply expected: {out:?}"
+    );
 }
 
 #[test]
@@ -184,4 +187,160 @@ fn dumb_info_refs_skips_a_broken_ref_like_stock() {
     );
     assert!(!theirs.starts_with("Status:"), "stock: {theirs}");
     assert_eq!(ours, theirs, "ours differs from stock");
+}
+
+/// Starts `serve` on a free port; the guard kills it.
+fn serve(root: &Path) -> (Guard, u16) {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, port)
+}
+
+fn http_get(port: u16, path: &str, timeout: Duration) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// `serve` has no timeout on reading a request body, and every request holds one
+/// of tokio's 512 blocking threads while its handler waits for the body. 600
+/// clients that send headers and a few body bytes, then stall, make every further
+/// request hang.
+#[test]
+fn serve_stalled_request_bodies_starve_other_requests() {
+    use std::io::Write;
+    let root = scratch("stall");
+    repo(&root);
+    let (_server, port) = serve(&root);
+    let mut stalled = Vec::new();
+    for _ in 0..600 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"POST /r.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-git-upload-pack-request\r\n\
+              Content-Length: 1000\r\n\r\nabc",
+        )
+        .unwrap();
+        stalled.push(s);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let reply = http_get(port, "/r.git/info/refs", Duration::from_secs(10));
+    drop(stalled);
+    let _ = std::fs::remove_dir_all(&root);
+    let reply = reply.expect("a normal request must not hang behind stalled uploads");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// On SIGTERM `serve` waits DRAIN_TIME (10 s) and exits, but the git child of a
+/// request still running is neither killed nor waited for: it lives on (parent
+/// pid 1) and completes the push the client was told had failed.
+#[cfg(unix)]
+#[test]
+fn serve_shutdown_leaves_no_git_child_behind() {
+    let root = scratch("drain");
+    let bare = repo(&root);
+    git(&bare, &["config", "http.receivepack", "true"]);
+    let marker = root.join("hook-still-ran");
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nsleep 15\ntouch '{}'\nexit 1\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (mut server, port) = serve(&root);
+    let work = root.join("w");
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "two",
+        ],
+    );
+    let push = Guard(
+        Command::new("git")
+            .arg("-C")
+            .arg(&work)
+            .args([
+                "push",
+                "-q",
+                &format!("http://127.0.0.1:{port}/r.git"),
+                "HEAD:refs/heads/new",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = server.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let _ = server.0.wait();
+    drop(push);
+    // The hook sleeps 15 s from about t=1 s; serve exits at about t=12 s.
+    std::thread::sleep(Duration::from_secs(6));
+    let ran = marker.exists();
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(
+        !ran,
+        "the pre-receive hook of a request in flight ran to its end after serve exited"
+    );
+}
+
+/// A linked work tree (its `.git` is a gitfile to `<repo>/.git/worktrees/<name>`)
+/// keeps its objects in the common directory. Stock resolves `objects/...` through
+/// git_path (common dir, GIT_OBJECT_DIRECTORY); we join the worktree's git dir.
+#[test]
+fn dumb_objects_of_a_linked_worktree_like_stock() {
+    let root = scratch("worktree");
+    let bare = repo(&root);
+    let _ = bare;
+    let work = root.join("w");
+    git(
+        &work,
+        &["worktree", "add", "-q", root.join("lw").to_str().unwrap()],
+    );
+    git(&work, &["repack", "-q", "-a", "-d"]);
+    let vars = [
+        ("REQUEST_METHOD", "GET"),
+        ("GIT_PROJECT_ROOT", root.to_str().unwrap()),
+        ("PATH_INFO", "/lw/objects/info/packs"),
+        ("GIT_HTTP_EXPORT_ALL", ""),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+    ];
+    let theirs = String::from_utf8_lossy(&cgi(&stock(), &vars).stdout).into_owned();
+    let ours = String::from_utf8_lossy(&cgi(Path::new(BIN), &vars).stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(theirs.contains("P pack-"), "stock lists the pack: {theirs}");
+    assert_eq!(ours, theirs);
 }
