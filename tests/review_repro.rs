@@ -323,8 +323,7 @@ fn serve_shutdown_leaves_no_git_child_behind() {
 #[test]
 fn dumb_objects_of_a_linked_worktree_like_stock() {
     let root = scratch("worktree");
-    let bare = repo(&root);
-    let _ = bare;
+    repo(&root);
     let work = root.join("w");
     git(
         &work,
