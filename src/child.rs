@@ -5,6 +5,8 @@ use crate::request::Env;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `git` program to run: `GIT_HTTP_BACKEND_GIT` if set, else `git` from PATH.
 pub fn git_program(env: &Env) -> std::ffi::OsString {
@@ -63,6 +65,36 @@ pub fn git_command(env: &Env, dir: &Path, args: &[&std::ffi::OsStr]) -> Command 
     cmd
 }
 
+/// Process ids of every git child still running, so that a daemon that exits
+/// while requests are still running (after its drain timeout) can end them too.
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Set by the daemons (FastCGI, `serve`): each git child gets a process group of
+/// its own, so that [`kill_all`] also ends the hooks it runs. CGI mode leaves git
+/// in the web server's group, where the server's own timeouts reach it.
+static OWN_GROUPS: AtomicBool = AtomicBool::new(false);
+
+/// Starts every later git child in a process group of its own (daemon modes).
+pub fn use_process_groups() {
+    OWN_GROUPS.store(true, Ordering::SeqCst);
+}
+
+/// Kills every git child still running, with the hooks it runs when it has its own
+/// process group (a daemon calls this just before it exits, when requests outlived
+/// the shutdown wait); returns how many there were.
+pub fn kill_all() -> usize {
+    let pids = std::mem::take(&mut *live());
+    let groups = OWN_GROUPS.load(Ordering::SeqCst);
+    for &pid in &pids {
+        crate::os::kill_process(pid, groups);
+    }
+    pids.len()
+}
+
 /// A running git child.
 pub struct GitChild {
     child: Option<Child>,
@@ -74,6 +106,11 @@ impl GitChild {
     pub fn spawn(env: &Env, dir: &Path, args: &[&str], stdin: bool) -> io::Result<GitChild> {
         let os_args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
         let mut cmd = git_command(env, dir, &os_args);
+        #[cfg(unix)]
+        if OWN_GROUPS.load(Ordering::SeqCst) {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -81,6 +118,7 @@ impl GitChild {
         let child = cmd
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot run {what}: {e}")))?;
+        live().push(child.id());
         Ok(GitChild {
             child: Some(child),
             what,
@@ -106,7 +144,9 @@ impl GitChild {
     pub fn wait(mut self) -> io::Result<ExitStatus> {
         let mut child = self.child.take().expect("child present until waited");
         drop(child.stdin.take());
-        child.wait()
+        let status = child.wait();
+        forget_pid(child.id());
+        status
     }
 
     /// Kills the child now (the request was aborted) and reaps it.
@@ -118,8 +158,13 @@ impl GitChild {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            forget_pid(child.id());
         }
     }
+}
+
+fn forget_pid(pid: u32) {
+    live().retain(|&p| p != pid);
 }
 
 impl Drop for GitChild {

@@ -81,6 +81,9 @@ pub fn request_path(env: &Env) -> Result<Vec<u8>> {
 pub struct Repo {
     /// The git directory (absolute when the request path was).
     pub git_dir: PathBuf,
+    /// The object directory: `GIT_OBJECT_DIRECTORY`, else `objects` of the common
+    /// directory (a linked worktree shares its main repository's objects).
+    pub objects_dir: PathBuf,
     /// The path as the request named it, for messages.
     pub display: String,
 }
@@ -279,7 +282,15 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
             "Repository not exported: '{display}'"
         )));
     }
-    Ok(Repo { git_dir, display })
+    let objects_dir = match env.get_nonempty("GIT_OBJECT_DIRECTORY") {
+        Some(p) => git_dir.join(os_path(p)),
+        None => common_dir(&git_dir).join("objects"),
+    };
+    Ok(Repo {
+        git_dir,
+        objects_dir,
+        display,
+    })
 }
 
 #[cfg(test)]

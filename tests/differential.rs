@@ -511,9 +511,7 @@ fn differential_table_is_complete() {
 }
 
 /// Runs `case` through our FastCGI daemon (as its PARAMS and STDIN).
-fn run_fastcgi(case: &Case, root: &Path) -> RawReply {
-    let fx = fixtures::get();
-    let daemon = fcgi::daemon(&fx.scratch);
+fn run_fastcgi(daemon: &fcgi::Daemon, case: &Case, root: &Path) -> RawReply {
     let root_s = root.display().to_string();
     let params: Vec<(String, String)> = case
         .env
@@ -535,6 +533,7 @@ fn run_fastcgi(case: &Case, root: &Path) -> RawReply {
 fn differential_fastcgi() {
     let fx = fixtures::get();
     let only = std::env::var("DIFF_CASE").ok();
+    let daemon = fcgi::daemon(&fx.scratch);
     let mut failures = Vec::new();
     let mut ran = 0;
     for case in cases::all(fx) {
@@ -550,7 +549,7 @@ fn differential_fastcgi() {
             None => (fx.root.clone(), fx.root.clone()),
         };
         let cgi_raw = run_backend(Backend::Ours, &case, &cgi_root);
-        let fcgi_raw = run_fastcgi(&case, &fcgi_root);
+        let fcgi_raw = run_fastcgi(&daemon, &case, &fcgi_root);
         let (cgi, fast) = (parse(&cgi_raw.stdout), parse(&fcgi_raw.stdout));
         let mut problems = diff(&cgi, &fast);
         if (cgi_raw.exit == Some(0)) != (fcgi_raw.exit == Some(0)) {

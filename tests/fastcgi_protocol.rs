@@ -688,10 +688,18 @@ fn non_utf8_param_bytes_pass_through() {
 fn params_override_the_daemon_environment() {
     let root = make_root("env");
     // The daemon's own GIT_PROJECT_ROOT points nowhere; request-scoped variables in
-    // its environment must never reach a request.
-    let d = Daemon::start(
-        &root.0,
-        &[],
+    // its environment must never reach a request. Started the spawn-fcgi way (a
+    // listening socket on fd 0), which wins over CGI variables in the environment
+    // (with `--listen` they would make it a CGI: under CGI, arguments come from the
+    // query string).
+    let sock = root.0.join("env.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)));
+    let d = Daemon::spawn(
+        cmd,
+        sock,
+        root.0.join("daemon.log"),
         &[
             ("GIT_PROJECT_ROOT", "/nonexistent"),
             ("REQUEST_METHOD", "GET"),

@@ -41,6 +41,21 @@ fn unsafe_zeroed_storage() -> libc::sockaddr_storage {
     unsafe { std::mem::zeroed() }
 }
 
+/// Sends SIGKILL to the process `pid` (a git child of ours), or to its whole
+/// process group when `group` (it leads one); errors (it has ended) are ignored.
+pub fn kill_process(pid: u32, group: bool) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    let target = if group { -pid } else { pid };
+    // SAFETY: kill takes two integers and touches no memory; pid is a child we
+    // spawned and have not reaped (callers forget a pid once it is reaped), so
+    // neither it nor the group it leads can be another program's.
+    unsafe {
+        libc::kill(target, libc::SIGKILL);
+    }
+}
+
 /// The id of this process, for `LISTEN_PID` checks.
 pub fn process_id() -> u32 {
     std::process::id()

@@ -176,7 +176,7 @@ pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
 /// `GET objects/info/packs`: the local packs, newest first.
 pub fn info_packs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     policy::authorize(ctx, Access::DumbRead)?;
-    let dir = ctx.repo.git_dir.join("objects").join("pack");
+    let dir = ctx.repo.objects_dir.join("pack");
     let mut packs = Vec::new();
     if let Ok(entries) = fs::read_dir(&dir) {
         for entry in entries.flatten() {
@@ -227,7 +227,11 @@ pub fn local_file(
     caching: Caching,
 ) -> Result<i32> {
     policy::authorize(ctx, Access::DumbRead)?;
-    let path: PathBuf = ctx.repo.git_dir.join(crate::os::bytes_to_os(&ctx.arg));
+    // Like git's git_path(): `objects/...` lives in the object directory.
+    let path: PathBuf = match ctx.arg.strip_prefix(b"objects/") {
+        Some(rest) => ctx.repo.objects_dir.join(crate::os::bytes_to_os(rest)),
+        None => ctx.repo.git_dir.join(crate::os::bytes_to_os(&ctx.arg)),
+    };
     let mut file = File::open(&path).map_err(|e| {
         HttpError::not_found(format!(
             "Cannot open '{}': {}",

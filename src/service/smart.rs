@@ -10,6 +10,10 @@ use crate::policy;
 use crate::request::{Env, Head, Response};
 use std::io::Read;
 
+/// At most this much of a push's command list is read ahead of git (about 10,000
+/// ref updates); a longer list streams on to git unjudged.
+pub const COMMAND_LIST_LIMIT: u64 = 1 << 20;
+
 /// True if `GIT_PROTOCOL` asks for protocol v2 (an entry `version=2`, the highest
 /// version named wins, as in git's `determine_protocol_version_server`).
 pub fn is_v2(env: &Env) -> bool {
@@ -53,7 +57,7 @@ pub fn child_env(ctx: &Context) -> Env {
     if let Some(exec_path) = crate::config::git_exec_path(&env) {
         let mut path = crate::os::os_to_bytes(exec_path.into_os_string());
         path.push(b':');
-        path.extend_from_slice(env.get("PATH").unwrap_or(b"/usr/local/bin:/bin:/usr/bin"));
+        path.extend_from_slice(env.get("PATH").unwrap_or(b"/usr/bin:/bin"));
         env.set("PATH", path);
     }
     env
@@ -112,7 +116,7 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         let mut rest = body::decoded(&ctx.env, body)?;
         let mut prefix = Vec::new();
         if svc.name == "receive-pack" {
-            let limit = ctx.max_request_buffer.min(usize::MAX as u64) as usize;
+            let limit = ctx.max_request_buffer.min(COMMAND_LIST_LIMIT) as usize;
             let commands = pktline::read_command_list(&mut rest, limit).map_err(|e| {
                 HttpError::bad_request(format!("reading request body for git-receive-pack: {e}"))
             })?;

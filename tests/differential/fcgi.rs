@@ -10,52 +10,44 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The daemon, started once per test process and killed when the process exits.
+/// The daemon, killed when dropped (at the end of the test that started it).
 pub struct Daemon {
     /// Its socket.
     pub socket: PathBuf,
-    child: std::sync::Mutex<Child>,
+    child: Child,
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Ok(mut c) = self.child.lock() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
-static DAEMON: OnceLock<Daemon> = OnceLock::new();
-
-/// Starts (once) our binary as a FastCGI server on a unix socket under `dir`, with
-/// an environment as thin as a web server's: PATH only.
-pub fn daemon(dir: &Path) -> &'static Daemon {
-    DAEMON.get_or_init(|| {
-        let socket = dir.join("differential-fcgi.sock");
-        let child = Command::new(env!("CARGO_BIN_EXE_git-http-backend-rs"))
-            .arg("--listen")
-            .arg(format!("unix:{}", socket.display()))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the FastCGI daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "FastCGI daemon did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Daemon {
-            socket,
-            child: std::sync::Mutex::new(child),
-        }
-    })
+/// Starts our binary as a FastCGI server on a unix socket under `dir`, with an
+/// environment as thin as a web server's: PATH only.
+pub fn daemon(dir: &Path) -> Daemon {
+    let socket = dir.join(format!("differential-fcgi-{}.sock", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_git-http-backend-rs"))
+        .arg("--listen")
+        .arg(format!("unix:{}", socket.display()))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the FastCGI daemon");
+    let daemon = Daemon { socket, child };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&daemon.socket).is_err() {
+        assert!(Instant::now() < deadline, "FastCGI daemon did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon
 }
 
 /// What one FastCGI request gave back.

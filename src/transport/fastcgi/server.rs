@@ -253,6 +253,10 @@ pub fn run(
                 reg.conns.len(),
                 DRAIN_TIMEOUT.as_secs()
             );
+            let killed = crate::child::kill_all();
+            if killed > 0 {
+                log::error!("killed {killed} git process(es) of those requests");
+            }
             break;
         }
         reg = state

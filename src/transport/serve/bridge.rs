@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Request body frames that may wait between the socket and the handler.
 pub const BODY_QUEUE: usize = 4;
+/// A request body that sends nothing for this long fails (Apache's `Timeout`).
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Reply chunks that may wait between the handler and the socket.
 pub const REPLY_QUEUE: usize = 4;
 /// The sink sends its buffer once it holds this many bytes.
@@ -31,7 +33,21 @@ pub const REPLY_CHUNK: usize = 32 * 1024;
 pub async fn pump_body(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
     loop {
         let item = tokio::select! {
-            item = body.frame() => item,
+            item = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()) => match item {
+                Ok(item) => item,
+                Err(_) => {
+                    let _ = tx
+                        .send(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "reading request body from client: nothing arrived for {}s",
+                                BODY_IDLE_TIMEOUT.as_secs()
+                            ),
+                        )))
+                        .await;
+                    return;
+                }
+            },
             // The reader was dropped: stop reading the client's body.
             _ = tx.closed() => return,
         };

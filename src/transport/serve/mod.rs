@@ -20,6 +20,7 @@ pub mod server;
 
 /// `serve [--listen ADDR] DIR`; returns the exit code (2 for bad arguments).
 pub fn main(args: &[String]) -> i32 {
+    crate::child::use_process_groups();
     let opts = match args::parse(args) {
         Ok(opts) => opts,
         Err(args::ArgError::Help) => {

@@ -65,6 +65,10 @@ pub fn run(opts: Options) -> i32 {
     // Handler threads still running end when their client writes fail; do not
     // wait long for them.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    let killed = crate::child::kill_all();
+    if killed > 0 {
+        log::error!("serve: {killed} git process(es) still running at exit; killed");
+    }
     code
 }
 
@@ -286,24 +290,33 @@ async fn handle_request(
     tokio::spawn(bridge::pump_body(incoming, body_tx));
     let (head_tx, head_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = mpsc::channel(bridge::REPLY_QUEUE);
-    let task = tokio::task::spawn_blocking(move || {
-        let mut sink = HyperSink::new(head_tx, reply_tx, is_head);
-        let request = Request {
-            env,
-            body: Box::new(BodyReader::new(body_rx)),
-        };
-        let outcome = handler::handle(request, &mut sink);
-        if let Err(e) = sink.finish() {
-            log::debug!("serve: end of reply not delivered: {e}");
-        }
-        outcome
-    });
+    // A plain thread per request, not tokio's bounded blocking pool: a request
+    // waiting for a slow client's body must not hold up any other request.
+    let (done_tx, done_rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("serve-request".into())
+        .spawn(move || {
+            let mut sink = HyperSink::new(head_tx, reply_tx, is_head);
+            let request = Request {
+                env,
+                body: Box::new(BodyReader::new(body_rx)),
+            };
+            let outcome = handler::handle(request, &mut sink);
+            if let Err(e) = sink.finish() {
+                log::debug!("serve: end of reply not delivered: {e}");
+            }
+            let _ = done_tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        log::error!("serve: cannot start a thread for a request: {e}");
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
+    }
     match head_rx.await {
         Ok(head) => response_from_head(&head, ReplyBody::Stream(reply_rx)),
         Err(_) => {
-            let why = match task.await {
+            let why = match done_rx.await {
                 Ok(outcome) => format!("it ended with {outcome:?}"),
-                Err(e) => format!("it failed: {e}"),
+                Err(_) => "it panicked".to_string(),
             };
             log::error!("serve: the handler sent no reply head; {why}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")

@@ -1,5 +1,8 @@
-//! Reproductions of bugs found in review. Each test asserts the CORRECT behaviour,
-//! so it fails until the bug is fixed.
+//! Regression tests for bugs found in review, each first reproduced against the
+//! running program (and, where it applies, compared with the stock
+//! git-http-backend): CGI arguments that come from the query, broken refs in dumb
+//! `info/refs`, stalled bodies in `serve`, git children outliving a daemon, and the
+//! objects of a linked worktree.
 
 use std::io::Read;
 use std::net::TcpListener;
