@@ -95,6 +95,10 @@ pub fn kill_all() -> usize {
     pids.len()
 }
 
+/// How long a git child whose request ended early may take to exit by itself (its
+/// input has ended) before it is killed.
+pub const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running git child.
 pub struct GitChild {
     child: Option<Child>,
@@ -149,13 +153,23 @@ impl GitChild {
         status
     }
 
-    /// Kills the child now (the request was aborted) and reaps it.
+    /// Stops the child (the request was aborted): waits up to [`KILL_GRACE`] for it
+    /// to exit by itself, then SIGKILL; reaps it. Its stdout must be drained or
+    /// closed by the caller, or git may block writing.
     pub fn kill(mut self) {
         self.kill_now();
     }
 
     fn kill_now(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // git removes its quarantine directory (objects/tmp_objdir-incoming-*)
+            // only when it exits normally, which it does soon after its input ends;
+            // a signal would leave the directory behind. So: a grace period, then
+            // SIGKILL.
+            let deadline = std::time::Instant::now() + KILL_GRACE;
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let _ = child.kill();
             let _ = child.wait();
             forget_pid(child.id());

@@ -852,7 +852,6 @@ fn fcgi_many_connections_beyond_the_cap_are_all_served() {
 }
 
 #[test]
-#[ignore = "known failure: a push aborted mid-STDIN leaves objects/tmp_objdir-incoming-* (git is SIGKILLed before its own cleanup)"]
 fn fcgi_abort_mid_push_leaves_no_quarantine_directory() {
     let (root, head) = make_root("quarantine");
     let repo = root.0.join("r.git");
@@ -1130,7 +1129,6 @@ fn serve_stalled_and_vanishing_pushes_release_their_git_children() {
 }
 
 #[test]
-#[ignore = "known failure: hyper's default half_close(false) drops a request whose client shut down its sending side"]
 fn serve_answers_a_client_that_half_closes() {
     let (root, _) = make_root("halfclose");
     let srv = Serve::start(&root.0);
@@ -1147,7 +1145,6 @@ fn serve_answers_a_client_that_half_closes() {
 }
 
 #[test]
-#[ignore = "known failure: no body read timeout and no connection cap in serve; 512 stalled POSTs take every blocking thread"]
 fn serve_slow_clients_cannot_starve_the_server() {
     let (root, _) = make_root("starve");
     let srv = Serve::start(&root.0);
@@ -1170,7 +1167,6 @@ fn serve_slow_clients_cannot_starve_the_server() {
 }
 
 #[test]
-#[ignore = "known failure: the receive-pack command list is held in memory (up to the max request buffer, about 16 MiB of Vec capacity) per connection"]
 fn serve_huge_command_lists_do_not_grow_memory() {
     let (root, _) = make_root("cmdlist");
     let srv = Serve::start(&root.0);
@@ -1203,7 +1199,6 @@ fn serve_huge_command_lists_do_not_grow_memory() {
 }
 
 #[test]
-#[ignore = "known failure: a header over 128 KiB becomes an HTTP_* variable git cannot be started with (E2BIG): 500 instead of 431"]
 fn serve_oversized_header_is_a_client_error() {
     let (root, _) = make_root("bighdr");
     let srv = Serve::start(&root.0);

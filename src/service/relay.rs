@@ -33,6 +33,18 @@ fn pump(input: Input, mut stdin: impl Write) -> io::Result<()> {
     }
 }
 
+/// The client is gone: git's output goes nowhere from now on (drained on a thread so
+/// git never blocks writing), and git gets [`crate::child::KILL_GRACE`] to notice its
+/// input ended and exit by itself (cleaning up after itself) before it is killed.
+fn abandon(child: GitChild, mut stdout: impl Read + Send + 'static) {
+    let _ = std::thread::Builder::new()
+        .name("drain".into())
+        .spawn(move || {
+            let _ = io::copy(&mut stdout, &mut io::sink());
+        });
+    child.kill();
+}
+
 /// Sends `head` and `preamble`, then relays `child`'s stdout to the client while
 /// `input` (if any) is fed to its stdin. Returns the process exit code for the
 /// request: 0, or 1 when git or the request body failed.
@@ -91,7 +103,7 @@ pub fn run(
             }
         };
         if let Err(e) = resp.write_body(&buf[..n]).and_then(|_| resp.flush()) {
-            child.kill();
+            abandon(child, stdout);
             return Err(HttpError::die(format!(
                 "client went away during git-{service}: {e}"
             )));

@@ -26,6 +26,8 @@ use tokio::task::JoinSet;
 
 /// How long requests in flight may run on after a stop signal.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// The largest request head `serve` reads.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long a client may take to send a request head.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -209,6 +211,12 @@ async fn serve_conn(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .keep_alive(true)
+        // Answer clients that shut down their sending side after the request
+        // (`nc -N`, some scripts) instead of dropping them.
+        .half_close(true)
+        // Request heads over 64 KiB get 431: larger headers could not even be
+        // handed to git as HTTP_* variables (the kernel refuses the environment).
+        .max_buf_size(MAX_HEAD_BYTES)
         .title_case_headers(true);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
