@@ -35,6 +35,10 @@ pub const CGI_MARKERS: &[&str] = &[
     "SCRIPT_NAME",
 ];
 
+/// The default `--idle-timeout`: above nginx's upstream `keepalive_timeout` (60 s),
+/// so nginx closes its idle kept-alive connections before we do.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+
 /// The default cap on concurrent FastCGI connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
@@ -59,6 +63,9 @@ pub struct Listen {
     pub socket_mode: Option<u32>,
     /// The most connections served at once (`--max-connections N`).
     pub max_connections: usize,
+    /// How long a connection with no request in progress may stay silent before it
+    /// is closed (`--idle-timeout SECONDS`; `None` with 0: never).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// How to run.
@@ -87,6 +94,8 @@ pub struct Options {
     pub socket_mode: Option<u32>,
     /// `--max-connections N`.
     pub max_connections: Option<usize>,
+    /// `--idle-timeout SECONDS` (0: never).
+    pub idle_timeout: Option<u64>,
 }
 
 /// Parses `unix:/path` or `HOST:PORT`.
@@ -113,7 +122,10 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (arg.as_str(), None),
         };
-        if !matches!(name, "--listen" | "--socket-mode" | "--max-connections") {
+        if !matches!(
+            name,
+            "--listen" | "--socket-mode" | "--max-connections" | "--idle-timeout"
+        ) {
             bail!("unknown argument: {arg}");
         }
         let value = match inline {
@@ -133,6 +145,12 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                     .filter(|m| *m <= 0o7777)
                     .with_context(|| format!("--socket-mode {value}: expected octal like 0660"))?;
                 opts.socket_mode = Some(mode);
+            }
+            "--idle-timeout" => {
+                let secs: u64 = value.parse().ok().with_context(|| {
+                    format!("--idle-timeout {value}: expected a number of seconds")
+                })?;
+                opts.idle_timeout = Some(secs);
             }
             _ => {
                 let n: usize =
@@ -208,6 +226,10 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
         source,
         socket_mode: opts.socket_mode,
         max_connections: opts.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        idle_timeout: match opts.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS) {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(secs)),
+        },
     };
     if let Some(source) = opts.listen.clone() {
         log::debug!("mode: FastCGI on {source:?} (--listen)");
@@ -251,6 +273,9 @@ mod tests {
             Some(Source::Tcp("127.0.0.1:9000".parse().unwrap()))
         );
         assert_eq!(o.max_connections, Some(8));
+        let o = parse_options(&["--idle-timeout".into(), "0".into()]).unwrap();
+        assert_eq!(o.idle_timeout, Some(0));
+        assert!(parse_options(&["--idle-timeout".into(), "soon".into()]).is_err());
         let o = parse_options(&args(&["--listen", "[::1]:9000"])).unwrap();
         assert!(matches!(o.listen, Some(Source::Tcp(_))));
         assert!(parse_options(&args(&["--listen"])).is_err());

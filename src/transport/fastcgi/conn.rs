@@ -284,6 +284,25 @@ where
         let n = loop {
             match reader.read(&mut buf[len..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The read timeout is the idle timeout: a connection with no
+                // request in progress that stayed silent is closed; while a request
+                // runs (a long clone sends nothing our way) silence is normal.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    conn.reap_finished();
+                    if len == 0 && conn.active_id().is_none() {
+                        log::debug!(
+                            "FastCGI connection {}: idle too long; closing it",
+                            conn.cfg.label
+                        );
+                        break Ok(0);
+                    }
+                    continue;
+                }
                 other => break other,
             }
         };

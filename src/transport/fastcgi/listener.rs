@@ -100,12 +100,14 @@ fn unix_halves(stream: UnixStream) -> io::Result<Accepted> {
     let closer: Closer = Arc::new(move || {
         let _ = closer_stream.shutdown(Shutdown::Both);
     });
+    let timeouts = stream.try_clone()?;
     Ok(Accepted {
         reader: Box::new(stream),
         writer: Box::new(writer),
         closer,
         peer: None,
         label: "unix".to_string(),
+        set_read_timeout: Box::new(move |t| timeouts.set_read_timeout(t)),
     })
 }
 
@@ -118,12 +120,14 @@ fn tcp_halves(stream: TcpStream) -> io::Result<Accepted> {
     let closer: Closer = Arc::new(move || {
         let _ = closer_stream.shutdown(Shutdown::Both);
     });
+    let timeouts = stream.try_clone()?;
     Ok(Accepted {
         reader: Box::new(stream),
         writer: Box::new(writer),
         closer,
         peer: Some(peer.ip()),
         label: peer.to_string(),
+        set_read_timeout: Box::new(move |t| timeouts.set_read_timeout(t)),
     })
 }
 

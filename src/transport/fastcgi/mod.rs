@@ -26,6 +26,7 @@ pub fn main(listen: Listen) -> i32 {
         max_connections: listen.max_connections,
         base_env: Arc::new(Env::daemon_base()),
         allowed_peers,
+        idle_timeout: listen.idle_timeout,
     };
     run_platform(&listen, cfg)
 }

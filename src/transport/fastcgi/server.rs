@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// How often "connection cap reached" may be logged while the server stays at its cap.
+const CAP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// How long running requests may take to finish after SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the loop looks at the stop flag while idle.
@@ -39,6 +41,9 @@ pub struct Accepted {
     pub peer: Option<IpAddr>,
     /// For log lines.
     pub label: String,
+    /// Makes reads of this connection time out after the given silence (then the
+    /// connection loop closes it if no request is in progress).
+    pub set_read_timeout: Box<dyn Fn(Option<Duration>) -> io::Result<()> + Send>,
 }
 
 /// A source of connections.
@@ -59,6 +64,8 @@ pub struct ServerConfig {
     pub base_env: Arc<Env>,
     /// `FCGI_WEB_SERVER_ADDRS`: TCP peers allowed to connect (`None`: anyone).
     pub allowed_peers: Option<Vec<IpAddr>>,
+    /// How long a connection without a request in progress may stay silent.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Parses `FCGI_WEB_SERVER_ADDRS` (comma-separated IP addresses). Entries that are
@@ -136,7 +143,8 @@ pub fn run(
     });
     let draining = Arc::new(AtomicBool::new(false));
     let mut next_id: u64 = 0;
-    let mut cap_logged = false;
+    // When the cap was last reported: at most one line a minute while saturated.
+    let mut cap_logged: Option<Instant> = None;
     log::info!(
         "FastCGI server on {} (at most {} connections)",
         acceptor.describe(),
@@ -147,12 +155,12 @@ pub fn run(
         {
             let mut reg = state.lock();
             while reg.conns.len() >= cfg.max_connections {
-                if !cap_logged {
+                if cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL) {
                     log::warn!(
                         "connection cap reached ({} connections, --max-connections): waiting for a free slot",
                         cfg.max_connections
                     );
-                    cap_logged = true;
+                    cap_logged = Some(Instant::now());
                 }
                 reg = state
                     .changed
@@ -164,7 +172,6 @@ pub fn run(
                 }
             }
         }
-        cap_logged = false;
         let accepted = match acceptor.accept_timeout(POLL_MS) {
             Ok(Some(a)) => a,
             Ok(None) => continue,
@@ -196,6 +203,12 @@ pub fn run(
             state: state.clone(),
             id,
         };
+        if let Err(e) = (accepted.set_read_timeout)(cfg.idle_timeout) {
+            log::warn!(
+                "FastCGI connection {}: cannot set its idle timeout: {e}",
+                accepted.label
+            );
+        }
         let conn_cfg = ConnConfig {
             base_env: cfg.base_env.clone(),
             max_connections: cfg.max_connections,
