@@ -309,13 +309,23 @@ where
         match n {
             Ok(0) => {
                 buf.truncate(len);
-                if !buf.is_empty() {
+                conn.reap_finished();
+                if !buf.is_empty() && conn.active_id().is_some() {
                     log::error!(
                         "FastCGI connection {}: closed in the middle of a record ({} bytes left)",
                         conn.cfg.label,
                         buf.len()
                     );
                     break Stop::Garbage;
+                }
+                if !buf.is_empty() {
+                    // The request had ended (and without keep-conn we closed the
+                    // connection) while the web server was still sending.
+                    log::debug!(
+                        "FastCGI connection {}: closed with {} unread bytes after the request ended",
+                        conn.cfg.label,
+                        buf.len()
+                    );
                 }
                 break Stop::Done;
             }
