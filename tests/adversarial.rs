@@ -11,6 +11,8 @@
 //! Everything runs on 127.0.0.1 / unix sockets in a temporary directory; each test
 //! is bounded to a few seconds.
 
+mod common;
+use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -18,44 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_git-http-backend-rs");
-
 // ---------- scratch directories, repositories, processes ----------
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("adversarial-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git must be installed");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// A project root with `r.git` (one commit on main, pushes allowed); returns the
 /// root and the commit id of main.
@@ -110,58 +75,6 @@ fn partial_push() -> Vec<u8> {
     b.extend_from_slice(b"0000PACK\0\0\0\x02\0\0\0\x05");
     b.extend_from_slice(&[0x95; 4000]);
     b
-}
-
-/// Processes (not zombies) whose working directory is inside `dir`: git children.
-fn processes_in(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
-            continue;
-        };
-        if cwd.starts_with(dir) {
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')) {
-                continue;
-            }
-            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
-        }
-    }
-    found
-}
-
-fn wait_no_processes_in(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let p = processes_in(dir);
-        if p.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "git processes left behind: {p:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_for_process_in(dir: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_in(dir).iter().any(|p| p.contains(what)) {
-        assert!(Instant::now() < deadline, "{what} never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Resident memory of a process in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// Quarantine directories git left in the repository's object store.

@@ -2,31 +2,14 @@
 //! nginx/git-fastcgi.conf, only paths and ports substituted) -> our binary as a
 //! native FastCGI server, started by spawn-fcgi or systemd-style socket activation.
 
+mod common;
+use common::{BIN, TempDir};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_git-http-backend-rs");
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("fcgi-e2e-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child stopped with SIGTERM (then SIGKILL) when dropped.
 struct Guard {

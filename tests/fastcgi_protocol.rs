@@ -2,6 +2,8 @@
 //! (independent of the crate's codec) talks to our binary started with
 //! `--listen unix:...`, with a listening socket on fd 0 (spawn-fcgi style) or on TCP.
 
+mod common;
+use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -9,43 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_git-http-backend-rs");
-
 // ---------- temp dirs and the daemon ----------
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("fcgi-proto-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git must be installed");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A project root with `r.git` (one commit on main, pushes allowed).
 fn make_root(tag: &str) -> TempDir {
@@ -345,40 +311,6 @@ fn assert_advertisement(r: &Reply) {
     assert_eq!(r.protocol_status, 0);
     assert!(r.body().starts_with(b"001e# service=git-upload-pack\n0000"));
     assert!(String::from_utf8_lossy(r.body()).contains("refs/heads/main"));
-}
-
-/// Processes (other than zombies) whose working directory is inside `dir`.
-fn processes_in(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
-            continue;
-        };
-        if cwd.starts_with(dir) {
-            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')) {
-                continue;
-            }
-            found.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
-        }
-    }
-    found
-}
-
-fn wait_no_processes_in(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let p = processes_in(dir);
-        if p.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "git processes left behind: {p:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A receive-pack request body: one ref update and the start of a pack (the rest
