@@ -22,34 +22,6 @@ use std::time::{Duration, Instant};
 
 // ---------- scratch directories, repositories, processes ----------
 
-/// A project root with `r.git` (one commit on main, pushes allowed); returns the
-/// root and the commit id of main.
-fn make_root(tag: &str) -> (TempDir, String) {
-    let t = TempDir::new(tag);
-    git(&t.0, &["init", "-q", "--bare", "-b", "main", "r.git"]);
-    git(&t.0, &["init", "-q", "-b", "main", "work"]);
-    let w = t.0.join("work");
-    std::fs::write(w.join("f"), "hello\n").unwrap();
-    git(&w, &["add", "f"]);
-    git(
-        &w,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "-m",
-            "one",
-        ],
-    );
-    git(&w, &["push", "-q", "../r.git", "main"]);
-    git(&t.0.join("r.git"), &["config", "http.receivepack", "true"]);
-    let head = String::from_utf8(git(&w, &["rev-parse", "HEAD"])).unwrap();
-    (t, head.trim().to_string())
-}
-
 fn pkt(data: &[u8]) -> Vec<u8> {
     let mut v = format!("{:04x}", data.len() + 4).into_bytes();
     v.extend_from_slice(data);
@@ -176,7 +148,7 @@ type Vars<'a> = Vec<(&'a str, &'a [u8])>;
 
 #[test]
 fn cgi_odd_environment_gets_clean_replies() {
-    let (root, _) = make_root("cgienv");
+    let (root, _) = make_root_with_head("cgienv");
     let s = Duration::from_secs(10);
     let mut huge = b"/r.git/".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 100_000));
@@ -248,7 +220,7 @@ fn cgi_odd_environment_gets_clean_replies() {
 
 #[test]
 fn cgi_bad_bodies_get_clean_errors_and_no_hang() {
-    let (root, head) = make_root("cgibody");
+    let (root, head) = make_root_with_head("cgibody");
     let s = Duration::from_secs(10);
     let up: Vec<(&str, &[u8])> = vec![
         ("REQUEST_METHOD", b"POST"),
@@ -563,7 +535,7 @@ fn reaches_eof(s: &mut UnixStream) -> bool {
 
 #[test]
 fn fcgi_random_mutations_never_hurt_the_daemon() {
-    let (root, head) = make_root("fuzz");
+    let (root, head) = make_root_with_head("fuzz");
     let mut d = Daemon::start(&root.0, &[]);
     let want = want_body(&head);
     let bases = [
@@ -639,7 +611,7 @@ fn fcgi_random_mutations_never_hurt_the_daemon() {
 
 #[test]
 fn fcgi_request_split_at_every_byte_boundary() {
-    let (root, _) = make_root("split");
+    let (root, _) = make_root_with_head("split");
     let mut d = Daemon::start(&root.0, &[]);
     let full = fcgi_request(1, false, &info_refs(&root.0), b"");
     for i in 1..full.len() {
@@ -663,7 +635,7 @@ fn fcgi_request_split_at_every_byte_boundary() {
 
 #[test]
 fn fcgi_gigantic_length_fields_close_the_connection() {
-    let (root, _) = make_root("giant");
+    let (root, _) = make_root_with_head("giant");
     let mut d = Daemon::start(&root.0, &[]);
     let rss_before = rss_kib(d.child.id());
     let bodies: Vec<Vec<u8>> = vec![
@@ -700,7 +672,7 @@ fn fcgi_gigantic_length_fields_close_the_connection() {
 
 #[test]
 fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
-    let (root, head) = make_root("vanish");
+    let (root, head) = make_root_with_head("vanish");
     let repo = root.0.join("r.git");
     let mut d = Daemon::start(&root.0, &[]);
     // Mid-STDIN: receive-pack started, then the web server goes away.
@@ -739,7 +711,7 @@ fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
 
 #[test]
 fn fcgi_many_connections_beyond_the_cap_are_all_served() {
-    let (root, _) = make_root("cap");
+    let (root, _) = make_root_with_head("cap");
     let mut d = Daemon::start(&root.0, &["--max-connections", "4"]);
     let sock = d.sock.clone();
     let r = root.0.clone();
@@ -769,7 +741,7 @@ fn fcgi_many_connections_beyond_the_cap_are_all_served() {
 
 #[test]
 fn fcgi_abort_mid_push_leaves_no_quarantine_directory() {
-    let (root, head) = make_root("quarantine");
+    let (root, head) = make_root_with_head("quarantine");
     let repo = root.0.join("r.git");
     let mut d = Daemon::start(&root.0, &[]);
     // A real pack, cut in half, so index-pack has started its quarantine.
@@ -921,7 +893,7 @@ impl Serve {
 
 #[test]
 fn serve_malformed_http_gets_4xx_and_the_server_survives() {
-    let (root, _) = make_root("http");
+    let (root, _) = make_root_with_head("http");
     let mut srv = Serve::start(&root.0);
     let cases: &[(&[u8], &str)] = &[
         (b"\x00\x01\x02garbage\r\n\r\n", "HTTP/1.1 400"),
@@ -998,7 +970,7 @@ fn serve_malformed_http_gets_4xx_and_the_server_survives() {
 
 #[test]
 fn serve_stalled_and_vanishing_pushes_release_their_git_children() {
-    let (root, head) = make_root("stall");
+    let (root, head) = make_root_with_head("stall");
     let repo = root.0.join("r.git");
     let mut srv = Serve::start(&root.0);
     let line = format!(
@@ -1046,7 +1018,7 @@ fn serve_stalled_and_vanishing_pushes_release_their_git_children() {
 
 #[test]
 fn serve_answers_a_client_that_half_closes() {
-    let (root, _) = make_root("halfclose");
+    let (root, _) = make_root_with_head("halfclose");
     let srv = Serve::start(&root.0);
     let mut s = srv.connect();
     s.write_all(b"GET /r.git/HEAD HTTP/1.0\r\n\r\n").unwrap();
@@ -1062,7 +1034,7 @@ fn serve_answers_a_client_that_half_closes() {
 
 #[test]
 fn serve_slow_clients_cannot_starve_the_server() {
-    let (root, _) = make_root("starve");
+    let (root, _) = make_root_with_head("starve");
     let srv = Serve::start(&root.0);
     let mut stalled = Vec::new();
     for _ in 0..530 {
@@ -1084,7 +1056,7 @@ fn serve_slow_clients_cannot_starve_the_server() {
 
 #[test]
 fn serve_huge_command_lists_do_not_grow_memory() {
-    let (root, _) = make_root("cmdlist");
+    let (root, _) = make_root_with_head("cmdlist");
     let srv = Serve::start(&root.0);
     let before = rss_kib(srv.child.id());
     let line = format!(
@@ -1116,7 +1088,7 @@ fn serve_huge_command_lists_do_not_grow_memory() {
 
 #[test]
 fn serve_oversized_header_is_a_client_error() {
-    let (root, _) = make_root("bighdr");
+    let (root, _) = make_root_with_head("bighdr");
     let srv = Serve::start(&root.0);
     let mut huge =
         b"GET /r.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\nX-A: ".to_vec();
@@ -1132,7 +1104,7 @@ fn serve_oversized_header_is_a_client_error() {
 
 #[test]
 fn fcgi_idle_connections_at_the_cap_do_not_block_forever() {
-    let (root, _) = make_root("idlecap");
+    let (root, _) = make_root_with_head("idlecap");
     // Idle connections are closed after --idle-timeout (120 s by default; 2 s here).
     let d = Daemon::start(&root.0, &["--max-connections", "2", "--idle-timeout", "2"]);
     let _idle: Vec<UnixStream> = (0..2).map(|_| d.connect()).collect();

@@ -13,31 +13,6 @@ use std::time::{Duration, Instant};
 
 // ---------- temp dirs and the daemon ----------
 
-/// A project root with `r.git` (one commit on main, pushes allowed).
-fn make_root(tag: &str) -> TempDir {
-    let t = TempDir::new(tag);
-    git(&t.0, &["init", "-q", "--bare", "-b", "main", "r.git"]);
-    git(&t.0, &["init", "-q", "-b", "main", "work"]);
-    let w = t.0.join("work");
-    git(
-        &w,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "one",
-        ],
-    );
-    git(&w, &["push", "-q", "../r.git", "main"]);
-    git(&t.0.join("r.git"), &["config", "http.receivepack", "true"]);
-    t
-}
-
 struct Daemon {
     child: Child,
     sock: PathBuf,

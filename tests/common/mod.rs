@@ -104,3 +104,36 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
 }
+
+/// A project root with `r.git` (one commit on main, pushes allowed); returns the
+/// root and the commit id of main.
+pub fn make_root_with_head(tag: &str) -> (TempDir, String) {
+    let t = TempDir::new(tag);
+    git(&t.0, &["init", "-q", "--bare", "-b", "main", "r.git"]);
+    git(&t.0, &["init", "-q", "-b", "main", "work"]);
+    let w = t.0.join("work");
+    std::fs::write(w.join("f"), "hello\n").unwrap();
+    git(&w, &["add", "f"]);
+    git(
+        &w,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "one",
+        ],
+    );
+    git(&w, &["push", "-q", "../r.git", "main"]);
+    git(&t.0.join("r.git"), &["config", "http.receivepack", "true"]);
+    let head = String::from_utf8(git(&w, &["rev-parse", "HEAD"])).unwrap();
+    (t, head.trim().to_string())
+}
+
+/// [`make_root_with_head`] without the commit id.
+pub fn make_root(tag: &str) -> TempDir {
+    make_root_with_head(tag).0
+}
