@@ -318,53 +318,11 @@ fn cgi_bad_bodies_get_clean_errors_and_no_hang() {
 
 // ---------- FastCGI ----------
 
-struct Daemon {
-    child: Child,
-    sock: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Daemon {
-    fn start(dir: &Path, extra: &[&str]) -> Daemon {
-        let sock = dir.join("fcgi.sock");
-        let log = dir.join("daemon.log");
-        let child = Command::new(BIN)
-            .arg("--listen")
-            .arg(format!("unix:{}", sock.display()))
-            .args(extra)
-            .env_remove("GIT_PROJECT_ROOT")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_HTTP_EXPORT_ALL", "1")
-            .env("GIT_HTTP_BACKEND_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let d = Daemon { child, sock, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&d.sock).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-
     fn connect(&self) -> UnixStream {
         let s = UnixStream::connect(&self.sock).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn assert_alive(&mut self) {
@@ -536,7 +494,7 @@ fn reaches_eof(s: &mut UnixStream) -> bool {
 #[test]
 fn fcgi_random_mutations_never_hurt_the_daemon() {
     let (root, head) = make_root_with_head("fuzz");
-    let mut d = Daemon::start(&root.0, &[]);
+    let mut d = Daemon::start(&root.0, &[], &[]);
     let want = want_body(&head);
     let bases = [
         fcgi_request(1, true, &info_refs(&root.0), b""),
@@ -612,7 +570,7 @@ fn fcgi_random_mutations_never_hurt_the_daemon() {
 #[test]
 fn fcgi_request_split_at_every_byte_boundary() {
     let (root, _) = make_root_with_head("split");
-    let mut d = Daemon::start(&root.0, &[]);
+    let mut d = Daemon::start(&root.0, &[], &[]);
     let full = fcgi_request(1, false, &info_refs(&root.0), b"");
     for i in 1..full.len() {
         let mut s = d.connect();
@@ -636,7 +594,7 @@ fn fcgi_request_split_at_every_byte_boundary() {
 #[test]
 fn fcgi_gigantic_length_fields_close_the_connection() {
     let (root, _) = make_root_with_head("giant");
-    let mut d = Daemon::start(&root.0, &[]);
+    let mut d = Daemon::start(&root.0, &[], &[]);
     let rss_before = rss_kib(d.child.id());
     let bodies: Vec<Vec<u8>> = vec![
         // name length 2 GiB - 1, value length 1
@@ -674,7 +632,7 @@ fn fcgi_gigantic_length_fields_close_the_connection() {
 fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
     let (root, head) = make_root_with_head("vanish");
     let repo = root.0.join("r.git");
-    let mut d = Daemon::start(&root.0, &[]);
+    let mut d = Daemon::start(&root.0, &[], &[]);
     // Mid-STDIN: receive-pack started, then the web server goes away.
     for _ in 0..3 {
         let mut s = d.connect();
@@ -712,7 +670,7 @@ fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
 #[test]
 fn fcgi_many_connections_beyond_the_cap_are_all_served() {
     let (root, _) = make_root_with_head("cap");
-    let mut d = Daemon::start(&root.0, &["--max-connections", "4"]);
+    let mut d = Daemon::start(&root.0, &["--max-connections", "4"], &[]);
     let sock = d.sock.clone();
     let r = root.0.clone();
     let threads: Vec<_> = (0..60)
@@ -743,7 +701,7 @@ fn fcgi_many_connections_beyond_the_cap_are_all_served() {
 fn fcgi_abort_mid_push_leaves_no_quarantine_directory() {
     let (root, head) = make_root_with_head("quarantine");
     let repo = root.0.join("r.git");
-    let mut d = Daemon::start(&root.0, &[]);
+    let mut d = Daemon::start(&root.0, &[], &[]);
     // A real pack, cut in half, so index-pack has started its quarantine.
     let w = root.0.join("work");
     let blob: Vec<u8> = {
@@ -1106,7 +1064,11 @@ fn serve_oversized_header_is_a_client_error() {
 fn fcgi_idle_connections_at_the_cap_do_not_block_forever() {
     let (root, _) = make_root_with_head("idlecap");
     // Idle connections are closed after --idle-timeout (120 s by default; 2 s here).
-    let d = Daemon::start(&root.0, &["--max-connections", "2", "--idle-timeout", "2"]);
+    let d = Daemon::start(
+        &root.0,
+        &["--max-connections", "2", "--idle-timeout", "2"],
+        &[],
+    );
     let _idle: Vec<UnixStream> = (0..2).map(|_| d.connect()).collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut s = d.connect();

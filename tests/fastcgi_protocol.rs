@@ -7,66 +7,15 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 // ---------- temp dirs and the daemon ----------
 
-struct Daemon {
-    child: Child,
-    sock: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Daemon {
-    fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let sock = dir.join("fcgi.sock");
-        let log = dir.join("daemon.log");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--listen")
-            .arg(format!("unix:{}", sock.display()))
-            .args(extra)
-            .stdin(Stdio::null());
-        Daemon::spawn(cmd, sock, log, env)
-    }
-
-    fn spawn(mut cmd: Command, sock: PathBuf, log: PathBuf, env: &[(&str, &str)]) -> Daemon {
-        cmd.env_remove("GIT_PROJECT_ROOT")
-            .env("GIT_HTTP_EXPORT_ALL", "1")
-            .env("GIT_HTTP_BACKEND_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let d = Daemon { child, sock, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&d.sock).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "daemon did not come up: {}",
-                d.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-
     fn connect(&self) -> Client {
         Client::new(UnixStream::connect(&self.sock).unwrap())
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

@@ -3,8 +3,9 @@
 //! left behind (by their working directory, under /proc).
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Our binary.
@@ -136,4 +137,66 @@ pub fn make_root_with_head(tag: &str) -> (TempDir, String) {
 /// [`make_root_with_head`] without the commit id.
 pub fn make_root(tag: &str) -> TempDir {
     make_root_with_head(tag).0
+}
+
+/// Our binary as a FastCGI daemon on a unix socket, its log in a file; killed when
+/// dropped. Test files add their own `connect` (a raw stream or a client).
+pub struct Daemon {
+    /// The process.
+    pub child: Child,
+    /// Its socket.
+    pub sock: PathBuf,
+    /// Its stderr.
+    pub log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// `--listen unix:<dir>/fcgi.sock` plus `extra` arguments and `env` variables.
+    pub fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let sock = dir.join("fcgi.sock");
+        let log = dir.join("daemon.log");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--listen")
+            .arg(format!("unix:{}", sock.display()))
+            .args(extra)
+            .stdin(Stdio::null());
+        Daemon::spawn(cmd, sock, log, env)
+    }
+
+    /// Starts `cmd` (already given its socket), waits until `sock` accepts.
+    pub fn spawn(mut cmd: Command, sock: PathBuf, log: PathBuf, env: &[(&str, &str)]) -> Daemon {
+        cmd.env_remove("GIT_PROJECT_ROOT")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .env("GIT_HTTP_BACKEND_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let d = Daemon { child, sock, log };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&d.sock).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not come up: {}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    /// What the daemon logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
