@@ -173,7 +173,7 @@ pub fn info_refs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     text_reply(resp, Head::ok().nocache(), "text/plain", &body)
 }
 
-/// `GET objects/info/packs`: the local packs, newest first.
+/// `GET objects/info/packs`: the local packs, in git's order (newest first).
 pub fn info_packs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
     policy::authorize(ctx, Access::DumbRead)?;
     let dir = ctx.repo.objects_dir.join("pack");
@@ -196,7 +196,10 @@ pub fn info_packs(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
             }
         }
     }
-    packs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // git's order: it reads the directory in readdir order (as read_dir does),
+    // prepends each pack to its list, then stable-sorts by mtime, newest first.
+    packs.reverse();
+    packs.sort_by_key(|p| std::cmp::Reverse(p.0));
     let mut body = Vec::with_capacity(packs.len() * 53 + 2);
     for (_, pack) in &packs {
         body.extend_from_slice(format!("P {pack}\n").as_bytes());

@@ -601,6 +601,10 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         ("dumb_pack_sha256", &pack256),
         ("dumb_idx_sha256", &idx256),
         ("dumb_info_packs_no_packs", "/x.git/objects/info/packs"),
+        (
+            "dumb_info_packs_same_mtime",
+            "/packs.git/objects/info/packs",
+        ),
         ("dumb_info_refs_empty_repo", "/x.git/info/refs"),
         ("dumb_head_unborn", "/x.git/HEAD"),
         ("dumb_info_refs_non_bare", "/work/info/refs"),

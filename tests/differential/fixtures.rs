@@ -247,6 +247,30 @@ fn build() -> Fixture {
     let loose = first_loose(&repo);
     let pack = first_pack(&repo);
 
+    // packs.git: several packs with the same mtime (git's pack order on ties).
+    let packs = root.join("packs.git");
+    bare_from(&src, &packs);
+    for rev in ["main", "main~1", "feature", "v1"] {
+        git_stdin(
+            &packs,
+            &["pack-objects", "--revs", "-q", "objects/pack/pack"],
+            format!("{rev}\n").as_bytes(),
+        );
+    }
+    let pack_dir = packs.join("objects/pack");
+    let status = Command::new("touch")
+        .arg("-d")
+        .arg("2020-01-01 00:00:00")
+        .args(
+            std::fs::read_dir(&pack_dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path()),
+        )
+        .status()
+        .expect("touch");
+    assert!(status.success());
+
     // A commit to push, not in any served repository.
     git(&src, &["checkout", "-q", "-b", "topush"]);
     commit(&src, "d.txt", "pushed\n", 1_700_000_400);
