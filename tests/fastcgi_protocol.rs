@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -548,14 +548,9 @@ fn params_override_the_daemon_environment() {
     // listening socket on fd 0), which wins over CGI variables in the environment
     // (with `--listen` they would make it a CGI: under CGI, arguments come from the
     // query string).
-    let sock = root.0.join("env.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)));
-    let d = Daemon::spawn(
-        cmd,
-        sock,
-        root.0.join("daemon.log"),
+    let d = Daemon::on_fd0(
+        &root.0,
+        "env",
         &[
             ("GIT_PROJECT_ROOT", "/nonexistent"),
             ("REQUEST_METHOD", "GET"),
@@ -587,16 +582,7 @@ fn params_override_the_daemon_environment() {
 #[test]
 fn listening_socket_on_fd0_like_spawn_fcgi() {
     let root = make_root("fd0");
-    let sock = root.0.join("fd0.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)));
-    let d = Daemon::spawn(
-        cmd,
-        sock,
-        root.0.join("daemon.log"),
-        &[("GIT_HTTP_BACKEND_LOG", "debug")],
-    );
+    let d = Daemon::on_fd0(&root.0, "fd0", &[("GIT_HTTP_BACKEND_LOG", "debug")]);
     let p = info_refs_params(&root.0);
     assert_advertisement(&d.connect().request(1, false, &as_refs(&p), b""));
     assert_advertisement(&d.connect().request(1, false, &as_refs(&p), b""));

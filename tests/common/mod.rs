@@ -170,6 +170,16 @@ impl Daemon {
         Daemon::spawn(cmd, sock, log, env)
     }
 
+    /// The spawn-fcgi way: a listening unix socket `<dir>/<name>.sock` bound here and
+    /// handed over as the daemon's fd 0 (no arguments).
+    pub fn on_fd0(dir: &Path, name: &str, env: &[(&str, &str)]) -> Daemon {
+        let sock = dir.join(format!("{name}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)));
+        Daemon::spawn(cmd, sock, dir.join("daemon.log"), env)
+    }
+
     /// Starts `cmd` (already given its socket), waits until `sock` accepts.
     pub fn spawn(mut cmd: Command, sock: PathBuf, log: PathBuf, env: &[(&str, &str)]) -> Daemon {
         cmd.env_remove("GIT_PROJECT_ROOT")

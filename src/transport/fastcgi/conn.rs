@@ -750,6 +750,17 @@ impl<W: Write + Send + 'static> RequestJob<W> {
 mod tests {
     //! The loop over plain in-process pipes: nothing socket-specific is needed.
     use super::*;
+
+    /// A body reader over `rx`, not aborted.
+    fn reader_over(rx: mpsc::Receiver<Vec<u8>>) -> BodyReader {
+        BodyReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            aborted: Arc::new(AtomicBool::new(false)),
+        }
+    }
     use std::time::{Duration, Instant};
 
     #[derive(Clone, Default)]
@@ -896,13 +907,7 @@ mod tests {
         );
         // Without an abort, a vanished sender before the empty record is an error too.
         let (tx, rx) = mpsc::sync_channel(2);
-        let mut body = BodyReader {
-            rx,
-            cur: Vec::new(),
-            pos: 0,
-            eof: false,
-            aborted: Arc::new(AtomicBool::new(false)),
-        };
+        let mut body = reader_over(rx);
         tx.send(b"x".to_vec()).unwrap();
         drop(tx);
         let mut s = Vec::new();
@@ -912,13 +917,7 @@ mod tests {
         );
         // The empty record is the end.
         let (tx, rx) = mpsc::sync_channel(2);
-        let mut body = BodyReader {
-            rx,
-            cur: Vec::new(),
-            pos: 0,
-            eof: false,
-            aborted: Arc::new(AtomicBool::new(false)),
-        };
+        let mut body = reader_over(rx);
         tx.send(b"xy".to_vec()).unwrap();
         tx.send(Vec::new()).unwrap();
         let mut s = Vec::new();
