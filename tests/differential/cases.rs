@@ -782,6 +782,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         &[],
     ));
     c.push(q1(
+        "service_upload_archive_default_empty_user",
+        "/repo.git/info/refs",
+        "service=git-upload-archive",
+        &[("REMOTE_USER", "")],
+    ));
+    c.push(q1(
         "query_duplicate_later_wins_bad",
         "/repo.git/info/refs",
         "service=git-upload-pack&service=git-foo",
@@ -835,6 +841,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         "/archive-on.git/info/refs",
         "service=git-upload-archive",
         &[],
+    ));
+    c.push(adv(
+        "service_upload_archive_default_user",
+        "/repo.git/info/refs",
+        "service=git-upload-archive",
+        &[("REMOTE_USER", "alice"), ("HTTP_GIT_PROTOCOL", "version=2")],
     ));
     c.push(adv(
         "smart_upload_archive_on_v2",
@@ -1630,6 +1642,21 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         "upload_archive_v2",
         Post,
         "/archive-on.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    )));
+    c.push(v2(Case::post(
+        "upload_archive_default_user_v2",
+        Post,
+        "/repo.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    )
+    .env("REMOTE_USER", "alice")));
+    c.push(v2(Case::post(
+        "upload_archive_default_anonymous_v2",
+        Post,
+        "/repo.git/git-upload-archive",
         UA,
         archive_req.clone(),
     )));
