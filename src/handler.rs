@@ -66,7 +66,13 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
-    let head = head.nocache();
+    if let Some(secs) = e.retry_after {
+        head = head.header("Retry-After", secs.to_string());
+    }
+    let mut head = head.nocache();
+    if !e.body.is_empty() && e.status == 503 {
+        head = head.header("Content-Type", "text/plain");
+    }
     if let Err(err) = resp.send_full(&head, &e.body) {
         log::debug!("could not send the {} reply: {err}", e.status);
     }
