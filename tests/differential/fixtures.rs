@@ -384,15 +384,15 @@ fn build() -> Fixture {
     for (name, config) in [
         (
             "fmt-v2.git",
-            format!("[core]\n\trepositoryformatversion = 2\n\tbare = true\n"),
+            "[core]\n\trepositoryformatversion = 2\n\tbare = true\n".to_string(),
         ),
         (
             "fmt-v99.git",
-            format!("[core]\n\trepositoryformatversion = 99\n\tbare = true\n"),
+            "[core]\n\trepositoryformatversion = 99\n\tbare = true\n".to_string(),
         ),
         (
             "fmt-badnum.git",
-            format!("[core]\n\trepositoryformatversion = two\n\tbare = true\n"),
+            "[core]\n\trepositoryformatversion = two\n\tbare = true\n".to_string(),
         ),
         (
             "ext-unknown.git",
