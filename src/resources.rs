@@ -37,6 +37,15 @@ pub fn unavailable(what: &str, e: &io::Error) -> HttpError {
     )
 }
 
+/// An I/O failure while doing `what`: 503 for exhaustion, else git's `die`.
+pub fn or_die(what: &str, e: io::Error) -> HttpError {
+    if is_exhaustion(&e) {
+        unavailable(what, &e)
+    } else {
+        HttpError::die(format!("{what}: {e}"))
+    }
+}
+
 /// `fs::metadata` that tells exhaustion apart from "not there": `Ok(None)` when
 /// the path cannot be looked at for an ordinary reason (git's failed `stat`).
 pub fn metadata(path: &Path) -> Result<Option<std::fs::Metadata>, HttpError> {
