@@ -119,9 +119,14 @@ impl GitChild {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let what = format!("git {}", args.join(" "));
-        let child = cmd
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {what}: {e}")))?;
+        let child = cmd.spawn().map_err(|e| {
+            if crate::resources::is_exhaustion(&e) {
+                // Kept as is (with its errno) so the caller answers 503.
+                e
+            } else {
+                io::Error::new(e.kind(), format!("cannot run {what}: {e}"))
+            }
+        })?;
         live().push(child.id());
         Ok(GitChild {
             child: Some(child),

@@ -66,6 +66,12 @@ pub struct Listen {
     /// How long a connection with no request in progress may stay silent before it
     /// is closed (`--idle-timeout SECONDS`; `None` with 0: never).
     pub idle_timeout: Option<std::time::Duration>,
+    /// Settings given as options (`--max-git 8` is `GIT_HTTP_MAX_GIT=8`), added to
+    /// the daemon's base environment.
+    pub settings: Vec<(String, String)>,
+    /// `--allow-remote` (or `GIT_HTTP_ALLOW_REMOTE=1`): listen on a non-loopback
+    /// TCP address without `FCGI_WEB_SERVER_ADDRS`.
+    pub allow_remote: bool,
 }
 
 /// How to run.
@@ -96,6 +102,28 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// `--idle-timeout SECONDS` (0: never).
     pub idle_timeout: Option<u64>,
+    /// Options that are aliases of settings (see [`SETTING_OPTIONS`]).
+    pub settings: Vec<(String, String)>,
+    /// `--allow-remote`.
+    pub allow_remote: bool,
+}
+
+/// Command-line options that set an environment variable of the daemon's base
+/// environment (thin aliases: the variable is the setting).
+pub const SETTING_OPTIONS: &[(&str, &str)] = &[
+    ("--max-git", "GIT_HTTP_MAX_GIT"),
+    ("--max-git-per-repo", "GIT_HTTP_MAX_GIT_PER_REPO"),
+    ("--max-queue", "GIT_HTTP_MAX_QUEUE"),
+    ("--max-queue-wait", "GIT_HTTP_MAX_QUEUE_WAIT"),
+    ("--access-log", "GIT_HTTP_ACCESS_LOG"),
+];
+
+/// The variable a setting option stands for.
+pub fn setting_option(name: &str) -> Option<&'static str> {
+    SETTING_OPTIONS
+        .iter()
+        .find(|(opt, _)| *opt == name)
+        .map(|(_, var)| *var)
 }
 
 /// Parses `unix:/path` or `HOST:PORT`.
@@ -122,10 +150,16 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (arg.as_str(), None),
         };
+        if name == "--allow-remote" && inline.is_none() {
+            opts.allow_remote = true;
+            i += 1;
+            continue;
+        }
         if !matches!(
             name,
             "--listen" | "--socket-mode" | "--max-connections" | "--idle-timeout"
-        ) {
+        ) && setting_option(name).is_none()
+        {
             bail!("unknown argument: {arg}");
         }
         let value = match inline {
@@ -137,6 +171,11 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                     .with_context(|| format!("{name} needs a value"))?
             }
         };
+        if let Some(var) = setting_option(name) {
+            opts.settings.push((var.to_string(), value));
+            i += 1;
+            continue;
+        }
         match name {
             "--listen" => opts.listen = Some(parse_address(&value)?),
             "--socket-mode" => {
@@ -230,6 +269,8 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
             0 => None,
             secs => Some(std::time::Duration::from_secs(secs)),
         },
+        settings: opts.settings.clone(),
+        allow_remote: opts.allow_remote,
     };
     if let Some(source) = opts.listen.clone() {
         log::debug!("mode: FastCGI on {source:?} (--listen)");
@@ -246,7 +287,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
         return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
     }
     if opts != Options::default() {
-        bail!("--socket-mode/--max-connections need --listen or an inherited socket");
+        bail!("FastCGI server options need --listen or an inherited socket");
     }
     log::debug!("mode: none (no --listen, no socket, no CGI variables)");
     Ok(Mode::Usage)
@@ -285,5 +326,23 @@ mod tests {
         assert!(parse_options(&args(&["--max-connections", "0"])).is_err());
         assert!(parse_options(&args(&["--bogus"])).is_err());
         assert_eq!(parse_options(&[]).unwrap(), Options::default());
+        let o = parse_options(&args(&[
+            "--max-git=4",
+            "--access-log",
+            "/var/log/git.json",
+            "--allow-remote",
+        ]))
+        .unwrap();
+        assert!(o.allow_remote);
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_MAX_GIT".to_string(), "4".to_string()),
+                (
+                    "GIT_HTTP_ACCESS_LOG".to_string(),
+                    "/var/log/git.json".to_string()
+                )
+            ]
+        );
     }
 }

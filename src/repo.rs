@@ -327,6 +327,19 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn exhaustion_is_not_a_missing_repository() {
+        let p = Path::new("/srv/r.git/HEAD");
+        for errno in [24, 23, 12] {
+            let e = soft::<()>(p, "reading", Err(std::io::Error::from_raw_os_error(errno)))
+                .unwrap_err();
+            assert_eq!((e.status, e.retry_after), (503, Some(5)), "errno {errno}");
+        }
+        let missing = soft::<()>(p, "reading", Err(std::io::ErrorKind::NotFound.into()));
+        assert!(matches!(missing, Ok(None)));
+    }
+
+    #[test]
     fn alias_rules() {
         for bad in [
             &b""[..],

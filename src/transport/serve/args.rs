@@ -1,4 +1,7 @@
-//! The `serve` command line: `[--listen ADDR] DIR`.
+//! The `serve` command line: `[--listen ADDR] [--max-connections N] [SETTING OPTIONS] DIR`.
+//!
+//! Setting options are the same aliases as the FastCGI server's
+//! ([`crate::mode::SETTING_OPTIONS`]: `--max-git N`, `--access-log FILE`, ...).
 //!
 //! ```
 //! use git_http_backend_rs::transport::serve::args::parse;
@@ -11,7 +14,13 @@
 use std::path::PathBuf;
 
 /// Usage text for `serve`.
-pub const USAGE: &str = "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
+pub const USAGE: &str =
+    "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] [--max-connections 64]
+       [--max-git N] [--max-git-per-repo N] [--max-queue N] [--max-queue-wait SECS]
+       [--access-log FILE|-] DIR";
+
+/// The default cap on connections served at once (as the FastCGI server's).
+pub const DEFAULT_MAX_CONNECTIONS: usize = crate::mode::DEFAULT_MAX_CONNECTIONS;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -23,6 +32,10 @@ pub struct Options {
     pub listen: String,
     /// The directory whose repositories are served (`GIT_PROJECT_ROOT`).
     pub root: PathBuf,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Settings given as options, added to the base environment.
+    pub settings: Vec<(String, String)>,
 }
 
 /// Why the command line was not accepted.
@@ -38,6 +51,8 @@ pub enum ArgError {
 pub fn parse(args: &[String]) -> Result<Options, ArgError> {
     let mut listen = None;
     let mut root = None;
+    let mut max_connections = DEFAULT_MAX_CONNECTIONS;
+    let mut settings = Vec::new();
     let mut it = args.iter();
     let mut options_done = false;
     while let Some(arg) = it.next() {
@@ -54,7 +69,32 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
             } else if let Some(value) = arg.strip_prefix("--listen=") {
                 listen = Some(value.to_string());
             } else {
-                return Err(ArgError::Bad(format!("unknown option '{arg}'")));
+                let (name, inline) = match arg.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (arg.as_str(), None),
+                };
+                let var = crate::mode::setting_option(name);
+                if var.is_none() && name != "--max-connections" {
+                    return Err(ArgError::Bad(format!("unknown option '{arg}'")));
+                }
+                let value = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| ArgError::Bad(format!("{name} needs a value")))?,
+                };
+                match var {
+                    Some(var) => settings.push((var.to_string(), value)),
+                    None => {
+                        max_connections =
+                            value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                                ArgError::Bad(format!(
+                                    "--max-connections {value}: expected a number > 0"
+                                ))
+                            })?
+                    }
+                }
             }
         } else if root.is_none() {
             root = Some(PathBuf::from(arg));
@@ -67,7 +107,12 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
         return Err(ArgError::Bad("empty --listen address".into()));
     }
     let root = root.ok_or_else(|| ArgError::Bad("missing DIR".into()))?;
-    Ok(Options { listen, root })
+    Ok(Options {
+        listen,
+        root,
+        max_connections,
+        settings,
+    })
 }
 
 #[cfg(test)]
@@ -85,6 +130,31 @@ mod tests {
         assert_eq!(p(&["/d", "-l", "0.0.0.0:1"]).unwrap().listen, "0.0.0.0:1");
         assert_eq!(p(&["--", "-d"]).unwrap().root, PathBuf::from("-d"));
         assert_eq!(p(&["--help"]), Err(ArgError::Help));
+    }
+
+    #[test]
+    fn caps_and_settings() {
+        let o = p(&[
+            "--max-connections",
+            "8",
+            "--max-git=2",
+            "--access-log",
+            "-",
+            "/d",
+        ])
+        .unwrap();
+        assert_eq!(o.max_connections, 8);
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_MAX_GIT".into(), "2".into()),
+                ("GIT_HTTP_ACCESS_LOG".into(), "-".into())
+            ]
+        );
+        assert!(matches!(
+            p(&["--max-connections=0", "/d"]),
+            Err(ArgError::Bad(_))
+        ));
     }
 
     #[test]
