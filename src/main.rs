@@ -8,7 +8,11 @@ use git_http_backend_rs::{logging, mode, transport};
 
 const USAGE: &str = "usage: git-http-backend-rs                  (CGI or FastCGI, detected)
        git-http-backend-rs --listen ADDR     (FastCGI server: unix:/path or host:port)
-       git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
+           [--socket-mode 0660] [--max-connections 64] [--idle-timeout 120]
+           [--max-git N] [--max-git-per-repo N] [--max-queue N] [--max-queue-wait SECS]
+           [--access-log FILE|-] [--allow-remote]
+       git-http-backend-rs serve [--listen 127.0.0.1:8080] [--max-connections 64]
+           [--max-git N] ... [--access-log FILE|-] DIR";
 
 fn main() {
     logging::init();
