@@ -9,7 +9,7 @@ use crate::access_log;
 use crate::config;
 use crate::error::{HttpError, Result};
 use crate::gitnum;
-use crate::limiter::{Limiter, Limits};
+use crate::limiter::{Gate, Limits};
 use crate::repo;
 use crate::request::{Head, ReplySink, Request, Response};
 use crate::routes::{self, Handler, Method};
@@ -164,22 +164,16 @@ fn run(
     if let Some(proto) = env.get("HTTP_GIT_PROTOCOL").map(<[u8]>::to_vec) {
         env.set_default("GIT_PROTOCOL", proto);
     }
-    // Overload protection, before any work: requests that run git take a slot.
-    let _permit = if matches!(
-        matched.route.handler,
-        Handler::InfoRefs | Handler::ServiceRpc
-    ) {
-        let limits = Limits::from_env(&env)?;
-        Some(Limiter::global().acquire(&repo.git_dir.to_string_lossy(), &limits)?)
-    } else {
-        None
-    };
+    // Overload protection: the smart services enter the gate right before git
+    // starts (dumb files need no long-running git child).
+    let gate = Gate::new(repo.git_dir.to_string_lossy(), Limits::from_env(&env)?);
     let ctx = Context {
         env,
         repo,
         config,
         max_request_buffer,
         arg: matched.arg.to_vec(),
+        gate,
     };
     match matched.route.handler {
         Handler::Head => dumb::head(&ctx, resp),

@@ -382,6 +382,19 @@ fn git_bounded(home: &Path, args: &[&str], limit: Duration) -> Output {
 }
 
 const UP_REQ: &str = "application/x-git-upload-pack-request";
+const RP_REQ: &str = "application/x-git-receive-pack-request";
+
+/// The start of a push to a new branch: the command list and the first bytes of a
+/// pack. With more promised than sent, git receive-pack runs and waits: the request
+/// holds a git slot.
+fn partial_push(head: &str) -> Vec<u8> {
+    let mut b = pkt(&format!(
+        "{} {head} refs/heads/held\0report-status\n",
+        "0".repeat(40)
+    ));
+    b.extend_from_slice(b"0000PACK");
+    b
+}
 
 // ---------------------------------------------------------------- access log
 
@@ -510,7 +523,7 @@ fn access_log_same_line_in_cgi_fastcgi_and_serve() {
 
 #[test]
 fn limiter_serve_503_git_error_text_and_queue() {
-    let (root, _) = make_root_with_head("limit");
+    let (root, head) = make_root_with_head("limit");
     let home = root.0.join("work");
     let s = Serve::start(
         &root.0,
@@ -524,14 +537,15 @@ fn limiter_serve_503_git_error_text_and_queue() {
         ],
         &[],
     );
-    // A push of which only a few bytes arrive holds the only slot.
+    // A push of which only the start arrives holds the only slot.
     let hold = http_hold(
         &s.addr,
-        "/r.git/git-upload-pack",
-        UP_REQ,
-        1000,
-        b"0032want ",
+        "/r.git/git-receive-pack",
+        RP_REQ,
+        100_000,
+        &partial_push(&head),
     );
+    common::wait_for_process_in(&root.0.join("r.git"), "receive-pack");
     let mut busy = (0, String::new(), Vec::new());
     assert!(
         wait_for(Duration::from_secs(10), || {
@@ -577,12 +591,12 @@ fn limiter_serve_503_git_error_text_and_queue() {
     );
     let hold = http_hold(
         &q.addr,
-        "/r.git/git-upload-pack",
-        UP_REQ,
-        1000,
-        b"0032want ",
+        "/r.git/git-receive-pack",
+        RP_REQ,
+        100_000,
+        &partial_push(&head),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    common::wait_for_process_in(&root.0.join("r.git"), "receive-pack");
     let url = q.url("r.git");
     let h2 = home.clone();
     let waiter = std::thread::spawn(move || {
@@ -604,7 +618,7 @@ fn limiter_serve_503_git_error_text_and_queue() {
 
 #[test]
 fn limiter_fastcgi_503_with_retry_after() {
-    let (root, _) = make_root_with_head("limit-fcgi");
+    let (root, head) = make_root_with_head("limit-fcgi");
     let root_s = root.0.display().to_string();
     let dir = TempDir::new("limit-fcgi-d");
     let d = Daemon::start(
@@ -616,12 +630,14 @@ fn limiter_fastcgi_503_with_retry_after() {
         &root_s,
         &[
             ("REQUEST_METHOD", "POST"),
-            ("PATH_INFO", "/r.git/git-upload-pack"),
-            ("CONTENT_TYPE", UP_REQ),
-            ("CONTENT_LENGTH", "1000"),
+            ("PATH_INFO", "/r.git/git-receive-pack"),
+            ("CONTENT_TYPE", RP_REQ),
+            ("CONTENT_LENGTH", "100000"),
+            ("REMOTE_USER", "alice"),
         ],
     );
-    let _hold = fcgi_hold(&d.sock, &hold_params, b"0032want ");
+    let _hold = fcgi_hold(&d.sock, &hold_params, &partial_push(&head));
+    common::wait_for_process_in(&root.0.join("r.git"), "receive-pack");
     let get = fcgi_params(
         &root_s,
         &[

@@ -206,3 +206,31 @@ pub fn is_resource_exhaustion(e: &io::Error) -> bool {
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::EAGAIN) | Some(libc::ENOMEM)
     )
 }
+
+/// Raises the soft limit on open files to the hard limit (as nginx's
+/// `worker_rlimit_nofile` and Go programs do): a daemon serving many connections
+/// needs more than the usual 1024. Returns the soft limit now in force.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct we own; RLIMIT_NOFILE is valid.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let want = lim.rlim_max.min(1 << 20);
+    if lim.rlim_cur < want {
+        let new = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads one rlimit struct we own; raising the soft limit up
+        // to the hard limit needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return Ok(want as u64);
+    }
+    Ok(lim.rlim_cur as u64)
+}

@@ -19,3 +19,8 @@ pub fn is_resource_exhaustion(e: &std::io::Error) -> bool {
     // ERROR_OUTOFMEMORY (14), ERROR_NO_SYSTEM_RESOURCES (1450).
     matches!(e.raw_os_error(), Some(4) | Some(8) | Some(14) | Some(1450))
 }
+
+/// Windows has no per-process open-file limit to raise.
+pub fn raise_nofile_limit() -> std::io::Result<u64> {
+    Ok(u64::MAX)
+}

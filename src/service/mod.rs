@@ -83,6 +83,8 @@ pub struct Context {
     pub max_request_buffer: u64,
     /// The matched route suffix without its leading `/` (`info/refs`).
     pub arg: Vec<u8>,
+    /// The overload limiter's gate, entered right before a git child starts.
+    pub gate: crate::limiter::Gate,
 }
 
 impl Context {

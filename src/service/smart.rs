@@ -85,6 +85,7 @@ pub fn advertise(ctx: &Context, resp: &mut Response<'_>, service_name: &[u8]) ->
         preamble = pktline::encode(format!("# service=git-{}\n", svc.name).as_bytes());
         preamble.extend_from_slice(pktline::FLUSH);
     }
+    let _slot = ctx.gate.enter()?;
     let child = spawn(ctx, &[svc.name, "--http-backend-info-refs", "."], false)?;
     relay::run(child, None, resp, &head, &preamble, svc.name)
 }
@@ -135,6 +136,7 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         args.push("--stateless-rpc");
     }
     args.push(".");
+    let _slot = ctx.gate.enter()?;
     let child = spawn(ctx, &args, true)?;
     relay::run(child, Some(input), resp, &head, &[], svc.name)
 }

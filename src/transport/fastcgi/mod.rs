@@ -19,6 +19,9 @@ use std::sync::Arc;
 /// Runs a FastCGI server until shutdown; returns the exit code.
 pub fn main(listen: Listen) -> i32 {
     crate::child::use_process_groups();
+    if let Err(e) = crate::os::raise_nofile_limit() {
+        log::warn!("cannot raise the open-file limit: {e}");
+    }
     let allowed_peers = std::env::var("FCGI_WEB_SERVER_ADDRS")
         .ok()
         .map(|v| server::parse_web_server_addrs(&v));

@@ -19,8 +19,11 @@ pub const USAGE: &str =
        [--max-git N] [--max-git-per-repo N] [--max-queue N] [--max-queue-wait SECS]
        [--access-log FILE|-] DIR";
 
-/// The default cap on connections served at once (as the FastCGI server's).
-pub const DEFAULT_MAX_CONNECTIONS: usize = crate::mode::DEFAULT_MAX_CONNECTIONS;
+/// The default cap on connections served at once. Unlike the FastCGI server's (the
+/// web server in front multiplexes clients onto few connections), `serve` faces
+/// clients directly, so its cap is that of a web server (nginx's
+/// `worker_connections`); lowered at start if the open-file limit is too small.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -32,8 +35,9 @@ pub struct Options {
     pub listen: String,
     /// The directory whose repositories are served (`GIT_PROJECT_ROOT`).
     pub root: PathBuf,
-    /// Connections served at once; more wait in the kernel's backlog.
-    pub max_connections: usize,
+    /// Connections served at once (more wait in the kernel's backlog); `None`:
+    /// [`effective_max_connections`] decides.
+    pub max_connections: Option<usize>,
     /// Settings given as options, added to the base environment.
     pub settings: Vec<(String, String)>,
 }
@@ -51,7 +55,7 @@ pub enum ArgError {
 pub fn parse(args: &[String]) -> Result<Options, ArgError> {
     let mut listen = None;
     let mut root = None;
-    let mut max_connections = DEFAULT_MAX_CONNECTIONS;
+    let mut max_connections = None;
     let mut settings = Vec::new();
     let mut it = args.iter();
     let mut options_done = false;
@@ -87,8 +91,12 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
                 match var {
                     Some(var) => settings.push((var.to_string(), value)),
                     None => {
-                        max_connections =
-                            value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        max_connections = value
+                            .parse()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .map(Some)
+                            .ok_or_else(|| {
                                 ArgError::Bad(format!(
                                     "--max-connections {value}: expected a number > 0"
                                 ))
@@ -112,6 +120,16 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
         root,
         max_connections,
         settings,
+    })
+}
+
+/// The connection cap to use: the one asked for, else [`DEFAULT_MAX_CONNECTIONS`]
+/// within what the open-file limit `nofile` leaves (a quarter kept for git's pipes,
+/// repository files and the runtime).
+pub fn effective_max_connections(asked: Option<usize>, nofile: u64) -> usize {
+    asked.unwrap_or_else(|| {
+        let room = (nofile.saturating_sub(64) * 3 / 4) as usize;
+        DEFAULT_MAX_CONNECTIONS.min(room).max(16)
     })
 }
 
@@ -143,7 +161,10 @@ mod tests {
             "/d",
         ])
         .unwrap();
-        assert_eq!(o.max_connections, 8);
+        assert_eq!(o.max_connections, Some(8));
+        assert_eq!(effective_max_connections(None, 20000), 1024);
+        assert_eq!(effective_max_connections(None, 1024), 720);
+        assert_eq!(effective_max_connections(Some(8), 100), 8);
         assert_eq!(
             o.settings,
             vec![

@@ -118,7 +118,13 @@ pub fn run(opts: Options) -> i32 {
         body_limits,
         header_timeout,
     });
-    let code = runtime.block_on(serve(root, opts.listen, opts.max_connections, shared));
+    let nofile = crate::os::raise_nofile_limit().unwrap_or_else(|e| {
+        log::warn!("serve: cannot raise the open-file limit: {e}");
+        1024
+    });
+    let max_connections = super::args::effective_max_connections(opts.max_connections, nofile);
+    log::info!("serve: at most {max_connections} connections (open-file limit {nofile})");
+    let code = runtime.block_on(serve(root, opts.listen, max_connections, shared));
     // Handler threads still running end when their client writes fail; do not
     // wait long for them.
     runtime.shutdown_timeout(Duration::from_secs(1));
