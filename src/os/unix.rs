@@ -210,6 +210,8 @@ pub fn is_resource_exhaustion(e: &io::Error) -> bool {
 /// Raises the soft limit on open files to the hard limit (as nginx's
 /// `worker_rlimit_nofile` and Go programs do): a daemon serving many connections
 /// needs more than the usual 1024. Returns the soft limit now in force.
+// `rlim_t` is u64 on Linux but not on every Unix: keep the casts.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_nofile_limit() -> io::Result<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
