@@ -42,8 +42,8 @@ pub struct Parsed {
 pub struct RepoKey {
     /// As written (without a `.git` suffix).
     pub name: String,
-    /// gitolite also matches every key as `/^KEY$/`; `None` when the name is not a
-    /// regex the regex crate takes (`c++`): then only equality counts.
+    /// A pattern item (not a plain name) also matches as `/^ITEM$/`; `None` for
+    /// plain names, which match only themselves.
     pub matcher: Option<Matcher>,
 }
 
@@ -543,10 +543,15 @@ impl Builder {
         if let Some(&i) = self.key_index.get(name) {
             return Ok(i);
         }
-        let matcher = match Matcher::new(name, true) {
-            Ok(m) => Some(m),
-            Err(_) if is_reponame(name) => None,
-            Err(e) => return Err(format!("bad pattern `{name}`: {}", first_line(&e))),
+        // Plain names match only themselves: gitolite keeps their rules with the
+        // repository (`gl-conf`), out of the pattern scan.
+        let matcher = if is_reponame(name) {
+            None
+        } else {
+            Some(
+                Matcher::new(name, true)
+                    .map_err(|e| format!("bad pattern `{name}`: {}", first_line(&e)))?,
+            )
         };
         let i = self.p.repo_keys.len();
         self.p.repo_keys.push(RepoKey {
