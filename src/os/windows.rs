@@ -12,3 +12,10 @@ pub fn kill_process(_pid: u32, _group: bool) {}
 pub fn process_id() -> u32 {
     std::process::id()
 }
+
+/// True if `e` is the system running out of something that comes back by itself.
+pub fn is_resource_exhaustion(e: &std::io::Error) -> bool {
+    // ERROR_TOO_MANY_OPEN_FILES (4), ERROR_NOT_ENOUGH_MEMORY (8),
+    // ERROR_OUTOFMEMORY (14), ERROR_NO_SYSTEM_RESOURCES (1450).
+    matches!(e.raw_os_error(), Some(4) | Some(8) | Some(14) | Some(1450))
+}
