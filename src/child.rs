@@ -9,11 +9,21 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `git` program to run: `GIT_HTTP_BACKEND_GIT` if set, else `git` from PATH.
+/// On Windows, `git.exe` in `GIT_EXEC_PATH` comes before PATH (Git for Windows'
+/// `mingw64\libexec\git-core` holds one), so IIS's `<environmentVariables>` can
+/// name git without touching the system PATH.
 pub fn git_program(env: &Env) -> std::ffi::OsString {
-    match env.get_nonempty("GIT_HTTP_BACKEND_GIT") {
-        Some(p) => crate::os::bytes_to_os(p),
-        None => "git".into(),
+    if let Some(p) = env.get_nonempty("GIT_HTTP_BACKEND_GIT") {
+        return crate::os::bytes_to_os(p);
     }
+    #[cfg(windows)]
+    if let Some(dir) = env.get_nonempty("GIT_EXEC_PATH") {
+        let exe = PathBuf::from(crate::os::bytes_to_os(dir)).join("git.exe");
+        if exe.is_file() {
+            return exe.into_os_string();
+        }
+    }
+    "git".into()
 }
 
 /// Where `execvp` would find `program` on the search path `path_var`: the program
@@ -47,7 +57,11 @@ fn is_executable(p: &Path) -> bool {
 /// program name, std spawns by fork instead of posix_spawn, which in a resident
 /// (FastCGI) server copies the page tables of a multi-threaded process for every
 /// request; so a bare name is looked up here first.
+/// (Windows: std already searches the child's PATH, adding `.exe`.)
 fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString {
+    if cfg!(windows) {
+        return program;
+    }
     let bytes = crate::os::os_to_bytes(program.clone());
     match env.get("PATH").and_then(|path| find_in_path(&bytes, path)) {
         Some(found) => found.into_os_string(),
@@ -114,6 +128,12 @@ impl GitChild {
         if OWN_GROUPS.load(Ordering::SeqCst) {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
+        }
+        #[cfg(windows)]
+        {
+            // No console window per git under IIS or a service.
+            use std::os::windows::process::CommandExt;
+            cmd.creation_flags(crate::os::CREATE_NO_WINDOW);
         }
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
