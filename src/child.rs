@@ -31,12 +31,30 @@ pub fn git_program(env: &Env) -> std::ffi::OsString {
 /// `<dir>/<program>` (an empty entry is the current directory).
 pub fn find_in_path(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
     let os_path = |b: &[u8]| PathBuf::from(crate::os::bytes_to_os(b));
-    if program.contains(&b'/') {
+    // Windows: `;` separates PATH entries, `\` paths, and `git` means `git.exe`.
+    let (sep, is_path) = if cfg!(windows) {
+        (
+            b';',
+            program
+                .iter()
+                .any(|&b| b == b'/' || b == b'\\' || b == b':'),
+        )
+    } else {
+        (b':', program.contains(&b'/'))
+    };
+    if is_path {
         return Some(os_path(program));
     }
+    let mut names = vec![program.to_vec()];
+    if cfg!(windows) && !program.to_ascii_lowercase().ends_with(b".exe") {
+        names.insert(0, [program, b".exe"].concat());
+    }
     path_var
-        .split(|&b| b == b':')
-        .map(|dir| os_path(if dir.is_empty() { b"." } else { dir }).join(os_path(program)))
+        .split(|&b| b == sep)
+        .flat_map(|dir| {
+            let dir = os_path(if dir.is_empty() { b"." } else { dir });
+            names.iter().map(move |n| dir.join(os_path(n)))
+        })
         .find(|candidate| is_executable(candidate))
 }
 
