@@ -767,7 +767,9 @@ pub fn git_exec_path(env: &Env) -> Option<PathBuf> {
         .find(|d| d.join("git-upload-pack").exists())
 }
 
-#[cfg(test)]
+// Unix only: these compare with the real git, which a Windows test binary under wine
+// cannot run with pipes (see docs/windows.md).
+#[cfg(all(test, unix))]
 mod tests {
     //! Every case is checked against git itself (`git config`, git's ownership check,
     //! the stock `git-http-backend`) run with the same environment.
@@ -1446,7 +1448,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod bench {
     //! `cargo test --release --lib config::bench -- --ignored --nocapture`: median time
     //! of `load()` against spawning `git config --get http.uploadpack`.
