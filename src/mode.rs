@@ -256,16 +256,16 @@ fn socket_activated() -> bool {
 pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
     #[cfg(windows)]
     if crate::os::iis_pipe().is_some() {
-        let idle = parse_options(args)
-            .ok()
-            .and_then(|o| o.idle_timeout)
-            .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+        let opts = parse_options(args).ok().unwrap_or_default();
+        let idle = opts.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
         log::debug!("mode: FastCGI on the named pipe on standard input (IIS)");
         return Ok(Mode::FastCgi(Listen {
             source: Source::StdinPipe,
             socket_mode: None,
             max_connections: 1,
             idle_timeout: (idle > 0).then(|| std::time::Duration::from_secs(idle)),
+            settings: opts.settings,
+            allow_remote: false,
         }));
     }
     // Under CGI a web server passes the words of a query without '=' as arguments

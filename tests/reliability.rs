@@ -4,6 +4,7 @@
 //! and body pace against slow-drip clients, 503 (never 404) when the process runs
 //! out of file descriptors (`prlimit`), and the FastCGI server's refusal to listen
 //! on a non-loopback address.
+#![cfg(unix)]
 
 mod common;
 
