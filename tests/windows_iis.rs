@@ -580,7 +580,13 @@ fn iis_pipe_request_sequence() {
         b"0000",
     );
     assert_eq!(r.status(), 403, "{}", r.text());
+    let t = Instant::now();
     assert!(c.closed(), "without keep-conn the pipe connection must end");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "closed only after {:?}",
+        t.elapsed()
+    );
     drop(c);
 
     // Connection 3: upload-pack with a real pack in the reply.
@@ -722,5 +728,185 @@ fn iis_pipe_request_sequence() {
     eprintln!(
         "IIS pipe sequence: 6 connections, 8 requests in {:.1}s",
         started.elapsed().as_secs_f64()
+    );
+}
+
+/// A port that was free a moment ago (nginx binds it itself).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn id_name(flag: &str) -> String {
+    let out = Command::new("id").arg(flag).output().expect("id runs");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// nginx on 127.0.0.1 passing every request to the emulated IIS pipe over
+/// FastCGI (one connection per request, as IIS connects per request).
+struct Nginx {
+    child: Child,
+    port: u16,
+    run: PathBuf,
+}
+
+impl Nginx {
+    fn start(run: &Path, fcgi_port: u16) -> Nginx {
+        std::fs::create_dir_all(run).unwrap();
+        let port = free_port();
+        let conf = format!(
+            "user {user} {group};
+worker_processes 1;
+daemon off;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log {run}/access.log;
+    client_body_temp_path {run}/client_body;
+    fastcgi_temp_path {run}/fastcgi_temp;
+    proxy_temp_path {run}/proxy_temp;
+    uwsgi_temp_path {run}/uwsgi_temp;
+    scgi_temp_path {run}/scgi_temp;
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 0;
+        location / {{
+            fastcgi_pass 127.0.0.1:{fcgi_port};
+            fastcgi_read_timeout 120s;
+            fastcgi_param REQUEST_METHOD    $request_method;
+            fastcgi_param QUERY_STRING      $query_string;
+            fastcgi_param CONTENT_TYPE      $content_type;
+            fastcgi_param CONTENT_LENGTH    $content_length;
+            fastcgi_param PATH_INFO         $uri;
+            fastcgi_param SCRIPT_NAME       \"\";
+            fastcgi_param SERVER_PROTOCOL   $server_protocol;
+            fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+            fastcgi_param SERVER_SOFTWARE   Microsoft-IIS/10.0;
+            fastcgi_param REMOTE_ADDR       $remote_addr;
+            fastcgi_param REMOTE_USER       \"\";
+            fastcgi_param AUTH_USER         \"\";
+            fastcgi_param LOGON_USER        \"\";
+            fastcgi_param HTTP_GIT_PROTOCOL $http_git_protocol;
+        }}
+    }}
+}}
+",
+            user = id_name("-un"),
+            group = id_name("-gn"),
+            run = run.display(),
+        );
+        let conf_path = run.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(run)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx must be installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            child,
+            port,
+            run: run.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM (not SIGKILL, which orphans the workers): nginx stops them.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.run.join("client_body"));
+    }
+}
+
+/// Runs a git client command; panics with its stderr on failure.
+fn git_client(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn git_clone_fetch_push_through_nginx_and_the_iis_pipe() {
+    let session = WineSession::new();
+    let (root, head) = make_root_with_head("win-nginx");
+    let relay = Relay::start(&root.0);
+    let emu = Emulator::start(&session, &root.0, &relay, "nginx");
+    let nginx = Nginx::start(&root.0.join("nginx"), emu.port);
+    let url = format!("http://127.0.0.1:{}/r.git", nginx.port);
+    let started = Instant::now();
+
+    // Clone (protocol v2 and v0).
+    git_client(&root.0, &["clone", "-q", &url, "c1"]);
+    let c1 = root.0.join("c1");
+    assert_eq!(git_client(&c1, &["rev-parse", "HEAD"]).trim(), head);
+    git_client(
+        &root.0,
+        &["-c", "protocol.version=0", "clone", "-q", &url, "c0"],
+    );
+
+    // Push a new commit from c1.
+    std::fs::write(c1.join("h"), "through nginx and the IIS pipe\n").unwrap();
+    git_client(&c1, &["add", "h"]);
+    git_client(
+        &c1,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "three",
+        ],
+    );
+    git_client(&c1, &["push", "-q", "origin", "main"]);
+    let pushed = git_client(&c1, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        String::from_utf8(git(&root.0.join("r.git"), &["rev-parse", "main"]))
+            .unwrap()
+            .trim(),
+        pushed.trim()
+    );
+
+    // Fetch it into the other clone.
+    let c0 = root.0.join("c0");
+    git_client(&c0, &["fetch", "-q", "origin"]);
+    assert_eq!(
+        git_client(&c0, &["rev-parse", "origin/main"]).trim(),
+        pushed.trim()
+    );
+    let elapsed = started.elapsed();
+    drop(nginx);
+    assert_eq!(emu.shutdown(), "exit 0");
+    eprintln!(
+        "git clone x2, push, fetch through nginx -> IIS pipe -> wine: {:.1}s",
+        elapsed.as_secs_f64()
     );
 }
