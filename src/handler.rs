@@ -77,6 +77,7 @@ fn run(
     body: Box<dyn Read + Send>,
     resp: &mut Response<'_>,
 ) -> Result<i32> {
+    crate::iis::adapt(&mut env);
     let method = env
         .get("REQUEST_METHOD")
         .ok_or_else(|| HttpError::die("No REQUEST_METHOD from server"))?
