@@ -733,6 +733,7 @@ fn iis_pipe_request_sequence() {
     let log = emu.log_text();
     assert_eq!(emu.shutdown(), "exit 0", "backend log:\n{log}");
     assert!(log.contains("IIS pipe"), "log file under IIS: {log}");
+    assert!(!log.contains("connection cap reached"), "{log}");
     eprintln!(
         "IIS pipe sequence: 6 connections, 8 requests in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -157,6 +157,10 @@ impl Acceptor for PipeListener {
     fn cleanup(&mut self) {
         self.acceptor.cancel();
     }
+
+    fn one_at_a_time(&self) -> bool {
+        true
+    }
 }
 
 /// Serves IIS's pipe until shutdown; returns the exit code.
