@@ -85,6 +85,9 @@ pub enum Mode {
     FastCgi(Listen),
     /// The plain-HTTP server, with its arguments (`serve [--listen ADDR] DIR`).
     Serve(Vec<String>),
+    /// Explain an ACL decision, with its arguments
+    /// (`access [--acl FILE] REPO USER PERM [REF]`).
+    Access(Vec<String>),
     /// Print the usage and exit 0.
     Help,
     /// Print the version and exit 0.
@@ -239,6 +242,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
     }
     match args.first().map(String::as_str) {
         Some("serve") => return Ok(Mode::Serve(args[1..].to_vec())),
+        Some("access") => return Ok(Mode::Access(args[1..].to_vec())),
         Some("-h") | Some("--help") => return Ok(Mode::Help),
         Some("-V") | Some("--version") => return Ok(Mode::Version),
         _ => {}

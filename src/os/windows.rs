@@ -50,6 +50,13 @@ pub fn process_id() -> u32 {
     std::process::id()
 }
 
+/// True if `e` is the system running out of something that comes back by itself.
+pub fn is_resource_exhaustion(e: &std::io::Error) -> bool {
+    // ERROR_TOO_MANY_OPEN_FILES (4), ERROR_NOT_ENOUGH_MEMORY (8),
+    // ERROR_OUTOFMEMORY (14), ERROR_NO_SYSTEM_RESOURCES (1450).
+    matches!(e.raw_os_error(), Some(4) | Some(8) | Some(14) | Some(1450))
+}
+
 /// A kernel handle, as a plain number so that it can cross threads. Who owns it is
 /// said where it is stored ([`Event`] owns its handle, the IIS pipe is owned by the
 /// process).

@@ -64,8 +64,13 @@ pub fn child_env(ctx: &Context) -> Env {
 }
 
 fn spawn(ctx: &Context, args: &[&str], stdin: bool) -> Result<GitChild> {
-    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin)
-        .map_err(|e| HttpError::die(e.to_string()))
+    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin).map_err(|e| {
+        if crate::resources::is_exhaustion(&e) {
+            crate::resources::unavailable("starting git", &e)
+        } else {
+            HttpError::die(e.to_string())
+        }
+    })
 }
 
 /// `GET info/refs?service=git-<svc>`.
