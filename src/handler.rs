@@ -120,6 +120,7 @@ fn run(
     resp: &mut Response<'_>,
     record: &mut access_log::Record,
 ) -> Result<i32> {
+    crate::iis::adapt(&mut env);
     let method = env
         .get("REQUEST_METHOD")
         .ok_or_else(|| HttpError::die("No REQUEST_METHOD from server"))?

@@ -61,6 +61,14 @@ pub fn request_path(env: &Env) -> Result<Vec<u8>> {
                 String::from_utf8_lossy(info)
             )));
         }
+        if cfg!(windows)
+            && let Some(why) = crate::winpath::refusal(info)
+        {
+            return Err(HttpError::not_found(format!(
+                "'{}': refused on Windows: {why}",
+                String::from_utf8_lossy(info)
+            )));
+        }
         let mut path = root.to_vec();
         if !path.ends_with(b"/") {
             path.push(b'/');
@@ -258,6 +266,29 @@ fn quote_pretty(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Windows: true if `found` (under `GIT_PROJECT_ROOT`) was reached through
+/// another case than its name on disk (NTFS matches names without case, so
+/// `SECRET.GIT` opens `secret.git`, past rules that name `secret.git`).
+fn spelled_otherwise(found: &Path, env: &Env) -> bool {
+    let Some(root) = env.get_nonempty("GIT_PROJECT_ROOT") else {
+        return false;
+    };
+    let root = os_path(root);
+    let (Ok(canon_root), Ok(canon_found)) = (fs::canonicalize(&root), fs::canonicalize(found))
+    else {
+        return false;
+    };
+    match (
+        found.strip_prefix(&root),
+        canon_found.strip_prefix(&canon_root),
+    ) {
+        (Ok(asked), Ok(disk)) => {
+            crate::winpath::case_differs(&asked.to_string_lossy(), &disk.to_string_lossy())
+        }
+        _ => false,
+    }
+}
+
 /// git's `enter_repo` (non-strict) on the repository part of the request path,
 /// followed by the export check.
 pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
@@ -297,6 +328,11 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
         None
     };
     check_ownership(&found, gitfile_target.as_deref(), env)?;
+    if cfg!(windows) && spelled_otherwise(&found, env) {
+        return Err(HttpError::not_found(format!(
+            "'{display}': refused on Windows: spelled otherwise on disk (case)"
+        )));
+    }
     let git_dir = gitfile_target.unwrap_or(found);
     if !is_git_directory(&git_dir, env)? {
         return Err(not_found());
@@ -325,6 +361,64 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A minimal bare repository `name` under a fresh root.
+    fn bare(name: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path().join(name);
+        fs::create_dir_all(r.join("objects")).unwrap();
+        fs::create_dir_all(r.join("refs")).unwrap();
+        fs::write(r.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        root
+    }
+
+    fn find_under(root: &Path, info: &str) -> Result<Repo> {
+        let env = Env::from_pairs([
+            ("GIT_PROJECT_ROOT", root.to_str().unwrap()),
+            ("PATH_INFO", info),
+            ("GIT_HTTP_EXPORT_ALL", "1"),
+        ]);
+        let path = request_path(&env)?;
+        let repo_part = path.strip_suffix(b"/HEAD").unwrap_or(&path);
+        find(repo_part, &env)
+    }
+
+    #[test]
+    fn windows_spellings_of_a_repository_are_not_found() {
+        // On Windows each of these would open Secret.git (or a device); on Linux
+        // they name other, missing files. Either way: 404.
+        let root = bare("Secret.git");
+        assert!(find_under(root.path(), "/Secret.git/HEAD").is_ok());
+        for other in [
+            "/secret.git/HEAD",
+            "/SECRET.GIT/HEAD",
+            "/Secret.git./HEAD",
+            "/Secret.git /HEAD",
+            "/SECRET~1.GIT/HEAD",
+            "/Secret.git::$DATA/HEAD",
+            "/nul/HEAD",
+        ] {
+            let e = find_under(root.path(), other).expect_err(other);
+            assert!(!e.is_internal(), "{other}: {e:?}");
+            if cfg!(windows) {
+                assert!(format!("{e:?}").contains("refused on Windows"), "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn windows_separators_do_not_walk_past_the_alias_check() {
+        let root = bare("Secret.git");
+        fs::create_dir_all(root.path().join("pub")).unwrap();
+        let r = find_under(root.path(), "/pub\\..\\Secret.git/HEAD");
+        if cfg!(windows) {
+            let e = r.expect_err("backslash walk");
+            assert!(!e.is_internal(), "{e:?}");
+        } else {
+            // On Linux `pub\..\Secret.git` is one (missing) file name.
+            assert!(r.is_err());
+        }
+    }
 
     #[test]
     #[cfg(target_os = "linux")]

@@ -54,6 +54,11 @@ pub trait Acceptor {
     fn describe(&self) -> String;
     /// Removes what we created (a unix socket file); called once at shutdown.
     fn cleanup(&mut self);
+    /// True if serving one connection at a time is how this source works (IIS's
+    /// pipe): then reaching the cap is not worth a warning.
+    fn one_at_a_time(&self) -> bool {
+        false
+    }
 }
 
 /// Server settings.
@@ -172,7 +177,9 @@ pub fn run(
         {
             let mut reg = state.lock();
             while reg.conns.len() >= cfg.max_connections {
-                if cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL) {
+                if !acceptor.one_at_a_time()
+                    && cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL)
+                {
                     log::warn!(
                         "connection cap reached ({} connections, --max-connections): waiting for a free slot",
                         cfg.max_connections
