@@ -39,7 +39,15 @@ struct Case {
 }
 
 const USERS: &[&str] = &[
-    "alice", "bob", "carol", "dave", "eve", "frank", "admin", "zed",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "eve",
+    "frank",
+    "admin",
+    "zed",
+    "jo.doe@example.com",
 ];
 const PERMS: &[&str] = &["R", "W", "+", "C", "D"];
 
@@ -54,6 +62,7 @@ const CASES: &[Case] = &[
 @leads  = dave @devs         # groups in groups (expanded here and now)
 @devs   = frank              # added later: frank is not a lead
 @everyone = @all             # a group holding @all matches nobody in gitolite
+@mail   = jo.doe@example.com
 
 repo app
     R                   = @all
@@ -63,6 +72,7 @@ repo app
     -   main            = bob
     RW                  = bob
     RW+ refs/tags/      = dave
+    RW  dev/            = @mail
 repo lib
     R   = @everyone
     RW+ = @leads
@@ -344,6 +354,11 @@ fn gitolite(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
         .env_remove("GL_REPO")
         .env_remove("GL_BINDIR")
         .env_remove("GL_LIBDIR")
+        // gitolite setup commits the admin repository: a fresh machine has no identity.
+        .env("GIT_AUTHOR_NAME", "acl test")
+        .env("GIT_AUTHOR_EMAIL", "acl@test")
+        .env("GIT_COMMITTER_NAME", "acl test")
+        .env("GIT_COMMITTER_EMAIL", "acl@test")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -380,6 +395,7 @@ fn run_case(case: &Case) -> (usize, Vec<String>) {
         let dir = home.join("repositories").join(format!("{repo}.git"));
         std::fs::create_dir_all(&dir).unwrap();
         let st = Command::new("git")
+            .env("HOME", home)
             .args(["init", "-q", "--bare"])
             .arg(&dir)
             .status()

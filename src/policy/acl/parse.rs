@@ -55,7 +55,7 @@ pub struct Rule {
     /// Index into [`Parsed::users`].
     pub user: usize,
     /// The permission as written (`RW+C`, `-`, ...).
-    pub perm: String,
+    pub perm: &'static str,
     /// The refex.
     pub refex: Refex,
     /// Index into [`Parsed::sites`].
@@ -92,6 +92,11 @@ struct Line {
 
 /// Options that change decisions.
 const ACCESS_OPTIONS: &[&str] = &["deny-rules", "CREATE_IS_C", "DELETE_IS_D"];
+
+/// The permissions a rule may hold (gitolite's `-|C|R|RW\+?(?:C?D?|D?C?)`).
+const PERMS: &[&str] = &[
+    "-", "C", "R", "RW", "RW+", "RWC", "RW+C", "RWD", "RW+D", "RWCD", "RW+CD", "RWDC", "RW+DC",
+];
 
 /// Role names gitolite gives meaning through wild repositories (not supported).
 const ROLES: &[&str] = &["CREATOR", "READERS", "WRITERS"];
@@ -293,9 +298,6 @@ fn identity(path: &Path) -> PathBuf {
 }
 
 struct Patterns {
-    group: Regex,
-    repo: Regex,
-    rule: Regex,
     config: Regex,
     option: Regex,
     meta: Regex,
@@ -304,13 +306,41 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| Patterns {
-        group: Regex::new(r"^(@\S+) = (.*)$").unwrap(),
-        repo: Regex::new(r"^repo (.*)$").unwrap(),
-        rule: Regex::new(r"^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)$").unwrap(),
         config: Regex::new(r"^config (.+) = ?(.*)$").unwrap(),
         option: Regex::new(r"^option (\S+) = (\S.*)$").unwrap(),
         meta: Regex::new(r"^(desc|owner|category) = \S").unwrap(),
     })
+}
+
+/// gitolite's `^(@\S+) = (.*)` by hand: (group, members).
+fn split_group(text: &str) -> Option<(&str, &str)> {
+    let (lhs, rest) = text.split_once(' ')?;
+    Some((lhs, rest.strip_prefix("= ")?))
+}
+
+/// gitolite's `^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)` by hand (most lines are
+/// rules; a regex per line would dominate a CGI request's parse): (perm, refs, users).
+fn split_rule(text: &str) -> Option<(&str, &str, &str)> {
+    let (perm, rest) = text.split_once(' ')?;
+    let perm_ok = match perm {
+        "-" | "C" | "R" => true,
+        _ => perm.strip_prefix("RW").is_some_and(|p| {
+            let p = p.strip_prefix('+').unwrap_or(p);
+            let p = p.strip_suffix('M').unwrap_or(p);
+            matches!(p, "" | "C" | "D" | "CD" | "DC")
+        }),
+    };
+    if !perm_ok {
+        return None;
+    }
+    // `(.* )?` is greedy: the refs run to the last " = ", if any.
+    match rest.rfind(" = ") {
+        Some(i) if rest.len() > i + 3 => Some((perm, &rest[..i + 1], &rest[i + 3..])),
+        _ => {
+            let users = rest.strip_prefix("= ")?;
+            (!users.is_empty()).then_some((perm, "", users))
+        }
+    }
 }
 
 /// Builds the compiled form from the spliced lines (gitolite's sugar + parse + store).
@@ -407,29 +437,40 @@ impl Builder {
         let pats = patterns();
         let text = line.text.as_str();
         let here = || format!("{}:{}: {}", line.file.display(), line.number, line.raw);
-        if let Some(c) = pats.option.captures(text) {
+        // One regex per line, picked by the first character (the regexes are
+        // gitolite's; the order among them is its order).
+        let first = text.as_bytes()[0];
+        if first == b'o'
+            && let Some(c) = pats.option.captures(text)
+        {
             return self.option(&c[1], &c[2], here);
         }
-        if pats.meta.is_match(text) {
+        if matches!(first, b'd' | b'o' | b'c') && pats.meta.is_match(text) {
             self.ignored.push(here());
             return Ok(());
         }
-        if let Some(c) = pats.group.captures(text) {
-            return self.group(&c[1], &c[2]);
+        if first == b'@'
+            && let Some((lhs, rhs)) = split_group(text)
+        {
+            return self.group(lhs, rhs);
         }
-        if let Some(c) = pats.repo.captures(text) {
-            return self.repo(&c[1], here);
+        if let Some(items) = text.strip_prefix("repo ") {
+            return self.repo(items, here);
         }
-        if let Some(c) = pats.rule.captures(text) {
-            let refs = c.get(2).map_or("", |m| m.as_str());
-            return self.rule(&c[1], refs, &c[3], line, here);
+        if matches!(first, b'-' | b'C' | b'R')
+            && let Some((perm, refs, users)) = split_rule(text)
+        {
+            return self.rule(perm, refs, users, line, here);
         }
-        if let Some(c) = pats.config.captures(text) {
+        if first == b'c'
+            && let Some(c) = pats.config.captures(text)
+        {
             let key = &c[1];
+            const PREFIX: &str = "gitolite-options.";
             if let Some(name) = key
-                .get(..18)
-                .filter(|p| p.eq_ignore_ascii_case("gitolite-options."))
-                .map(|_| &key[18..])
+                .get(..PREFIX.len())
+                .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+                .and_then(|_| key.get(PREFIX.len()..))
             {
                 return self.option(name, &c[2], here);
             }
@@ -588,6 +629,11 @@ impl Builder {
         let Some(repolist) = self.repolist.clone() else {
             return Err("rule outside a `repo` block".into());
         };
+        let perm = PERMS
+            .iter()
+            .copied()
+            .find(|p| *p == perm)
+            .ok_or_else(|| format!("syntax error: permission `{perm}`"))?;
         if perm == "C" {
             self.ignored.push(format!(
                 "{} (C: wild repository creation is not supported)",
@@ -654,7 +700,7 @@ impl Builder {
                     self.p.rules.push(Rule {
                         repo,
                         user,
-                        perm: perm.to_string(),
+                        perm,
                         refex: refex.clone(),
                         site,
                     });
@@ -674,20 +720,25 @@ impl Builder {
     }
 
     fn refex(&mut self, refex: &str) -> Result<Refex, String> {
-        if refex.contains("/USER/") {
-            Matcher::new(&refex.replacen("/USER/", "/u/", 1), false)
-                .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?;
-            return Ok(Refex::PerUser(refex.to_string()));
-        }
-        if let Some(m) = self.refexes.get(refex) {
-            return Ok(Refex::Fixed(m.clone()));
-        }
-        let m = Arc::new(
-            Matcher::new(refex, false)
-                .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?,
-        );
-        self.refexes.insert(refex.to_string(), m.clone());
-        Ok(Refex::Fixed(m))
+        let per_user = refex.contains("/USER/");
+        let m = match self.refexes.get(refex) {
+            Some(m) => m.clone(),
+            None => {
+                // A per-user refex is checked here with a stand-in user name.
+                let text = refex.replacen("/USER/", "/u/", 1);
+                let m = Arc::new(
+                    Matcher::new(&text, false)
+                        .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?,
+                );
+                self.refexes.insert(refex.to_string(), m.clone());
+                m
+            }
+        };
+        Ok(if per_user {
+            Refex::PerUser(refex.to_string())
+        } else {
+            Refex::Fixed(m)
+        })
     }
 }
 
@@ -709,4 +760,51 @@ fn first_line(e: &regex::Error) -> String {
         .find(|l| l.starts_with("error:"))
         .unwrap_or_else(|| text.lines().next().unwrap_or(""))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written splits agree with gitolite's regexes.
+    #[test]
+    fn splits_match_gitolite_regexes() {
+        let rule = Regex::new(r"^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)$").unwrap();
+        let group = Regex::new(r"^(@\S+) = (.*)$").unwrap();
+        for text in [
+            "RW+ = alice",
+            "RW+ main dev/ = alice bob",
+            "- = eve",
+            "R = @all",
+            "RWCD refs/tags/ = a",
+            "RW+DCM x = a",
+            "RWX = a",
+            "RW+ a = b = c",
+            "= = x",
+            "RW+ =",
+            "RW+ = = x",
+            "C = alice",
+            "RWD",
+            "RW  = a",
+            "@g = a b",
+            "@g =",
+            "@g = ",
+            "@g x = y",
+            "R x=y",
+        ] {
+            let want = rule.captures(text).map(|c| {
+                (
+                    c.get(1).unwrap().as_str(),
+                    c.get(2).map_or("", |m| m.as_str()),
+                    c.get(3).unwrap().as_str(),
+                )
+            });
+            assert_eq!(split_rule(text), want, "rule {text:?}");
+            let want = group
+                .captures(text)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()));
+            let got = split_group(text).filter(|(lhs, _)| lhs.starts_with('@'));
+            assert_eq!(got, want, "group {text:?}");
+        }
+    }
 }
