@@ -66,6 +66,9 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
+    if let Some(challenge) = &e.challenge {
+        head = head.header("WWW-Authenticate", challenge.clone());
+    }
     let head = head.nocache();
     if let Err(err) = resp.send_full(&head, &e.body) {
         log::debug!("could not send the {} reply: {err}", e.status);
@@ -95,7 +98,11 @@ fn run(
             HttpError::bad_request("")
         });
     }
+    crate::policy::auth::authenticate(&mut env)?;
+    let mut subject = crate::policy::Subject::new(&env)?;
+    subject.gate_name(matched.repo_path, &env)?;
     let repo = repo::find(matched.repo_path, &env)?;
+    subject.gate_found(&repo, &env)?;
     let config = config::load(&repo.git_dir, &env)?;
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
@@ -113,6 +120,7 @@ fn run(
         config,
         max_request_buffer,
         arg: matched.arg.to_vec(),
+        subject,
     };
     match matched.route.handler {
         Handler::Head => dumb::head(&ctx, resp),
