@@ -213,9 +213,9 @@ pub fn resolved_name(git_dir: &Path, env: &Env) -> Option<String> {
 
 /// Resolves a `service=` name (`git-upload-pack`) to an enabled service, with
 /// git-http-backend's 403 reasons, then asks [`authorize`]. With an ACL in force,
-/// a service that git-http-backend turns on only for authenticated users
-/// (receive-pack) is on unless its `http.*` setting says `false`, and the ACL
-/// decides; without one, a refusal for want of `REMOTE_USER` becomes a 401
+/// receive-pack is on unless `http.receivepack` says `false`, and the ACL decides
+/// (instead of "on when `REMOTE_USER` is set"); a refusal for want of
+/// `REMOTE_USER` (receive-pack without an ACL, upload-archive) becomes a 401
 /// challenge when this binary does Basic auth.
 pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
     let shown = String::from_utf8_lossy(name);
@@ -227,7 +227,10 @@ pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
     let enabled = explicit.unwrap_or(match service.default_on {
         DefaultOn::Yes => true,
         DefaultOn::No => false,
-        DefaultOn::IfAuthenticated => subject.acl.is_some() || !subject.anonymous,
+        // With an ACL, the ACL decides who may push; upload-archive keeps git's rule.
+        DefaultOn::IfAuthenticated => {
+            (subject.acl.is_some() && service.name == "receive-pack") || !subject.anonymous
+        }
     });
     if !enabled {
         let e = HttpError::forbidden(format!("Service not enabled: '{}'", service.name));

@@ -32,6 +32,8 @@ mod syntax;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+#[cfg(test)]
+use std::sync::Arc;
 
 pub use cache::load_cached;
 pub use cli::{ACCESS_USAGE, access_command, access_main};
