@@ -406,10 +406,15 @@ fn auth_without_acl() {
     s.seed(&work, &repo);
     let pw = s.path().join("htpasswd");
     htpasswd(&pw, &[("alice", "-B")]);
-    let server = Server::start_env(
+    // The command-line alias of GIT_HTTP_AUTH_FILE.
+    let server = Server::start_with(
         &s,
-        &["--listen", "127.0.0.1:0"],
-        &[("GIT_HTTP_AUTH_FILE", pw.to_str().unwrap())],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-file",
+            pw.to_str().unwrap(),
+        ],
     );
     // Reads stay anonymous.
     let url = server.url("r.git");
