@@ -495,7 +495,7 @@ fn apache_builtin_auth() {
         )
     });
     let htpasswd = server.run_dir.join("htpasswd");
-    for user in ["bob", "rob"] {
+    for user in ["bob", "rob", "eve"] {
         harness::check(
             std::process::Command::new("htpasswd")
                 .args(["-bB"])
