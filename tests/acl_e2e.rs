@@ -8,6 +8,8 @@
 //! that must not reach or reveal it; a refused push that leaves the repository
 //! byte-identical; a broken ACL that fails closed and recovers; auth without ACL.
 
+#![cfg(unix)]
+
 #[path = "e2e_serve/support.rs"]
 mod support;
 

@@ -40,6 +40,7 @@ fn every_hash_kind_from_committed_fixtures() {
 }
 
 #[test]
+#[cfg(unix)]
 fn every_hash_kind_made_by_htpasswd_now() {
     // A test that needs htpasswd fails when it is missing (apache2-utils).
     for flag in ["-B", "-m", "-2", "-5", "-s"] {
