@@ -27,6 +27,8 @@ pub struct HttpError {
     pub allow: Option<&'static str>,
     /// Reply body (415, 413 and 503 carry a message; everything else is empty).
     pub body: Vec<u8>,
+    /// `WWW-Authenticate` value of a 401 (the built-in Basic auth's challenge).
+    pub challenge: Option<String>,
     /// `Retry-After` seconds (503 only).
     pub retry_after: Option<u32>,
 }
@@ -39,6 +41,7 @@ impl HttpError {
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            challenge: None,
             retry_after: None,
         }
     }
@@ -56,6 +59,14 @@ impl HttpError {
     /// 403 Forbidden.
     pub fn forbidden(message: impl Into<String>) -> HttpError {
         HttpError::new(403, "Forbidden", message)
+    }
+
+    /// 401 Unauthorized with a `WWW-Authenticate: <challenge>` header (the
+    /// built-in Basic auth asks for credentials).
+    pub fn unauthorized(challenge: String, message: impl Into<String>) -> HttpError {
+        let mut e = HttpError::new(401, "Unauthorized", message);
+        e.challenge = Some(challenge);
+        e
     }
 
     /// 405 Method Not Allowed with an `Allow` header.

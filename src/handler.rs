@@ -102,6 +102,9 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
+    if let Some(challenge) = &e.challenge {
+        head = head.header("WWW-Authenticate", challenge.clone());
+    }
     if let Some(secs) = e.retry_after {
         head = head.header("Retry-After", secs.to_string());
     }
@@ -153,7 +156,14 @@ fn run(
         let s = String::from_utf8_lossy(s);
         s.strip_prefix("git-").unwrap_or(&s).to_string()
     });
+    crate::policy::auth::authenticate(&mut env)?;
+    record.user = env
+        .get_nonempty("REMOTE_USER")
+        .map(|u| String::from_utf8_lossy(u).into_owned());
+    let mut subject = crate::policy::Subject::new(&env)?;
+    subject.gate_name(matched.repo_path, &env)?;
     let repo = repo::find(matched.repo_path, &env)?;
+    subject.gate_found(&repo, &env)?;
     let config = config::load(&repo.git_dir, &env)?;
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
@@ -175,6 +185,7 @@ fn run(
         max_request_buffer,
         arg: matched.arg.to_vec(),
         gate,
+        subject,
     };
     match matched.route.handler {
         Handler::Head => dumb::head(&ctx, resp),

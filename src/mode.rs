@@ -127,6 +127,9 @@ pub const SETTING_OPTIONS: &[(&str, &str)] = &[
     ("--max-queue", "GIT_HTTP_MAX_QUEUE"),
     ("--max-queue-wait", "GIT_HTTP_MAX_QUEUE_WAIT"),
     ("--access-log", "GIT_HTTP_ACCESS_LOG"),
+    ("--acl", "GIT_HTTP_ACL_FILE"),
+    ("--auth-file", "GIT_HTTP_AUTH_FILE"),
+    ("--auth-realm", "GIT_HTTP_AUTH_REALM"),
 ];
 
 /// The variable a setting option stands for.

@@ -85,6 +85,8 @@ pub struct Context {
     pub arg: Vec<u8>,
     /// The overload limiter's gate, entered right before a git child starts.
     pub gate: crate::limiter::Gate,
+    /// Who asks, and the ACL that judges them (see [`crate::policy`]).
+    pub subject: crate::policy::Subject,
 }
 
 impl Context {

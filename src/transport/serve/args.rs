@@ -72,6 +72,16 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
                 listen = Some(value.clone());
             } else if let Some(value) = arg.strip_prefix("--listen=") {
                 listen = Some(value.to_string());
+            } else if let Some(var) = crate::policy::setting_variable(arg) {
+                let value = it
+                    .next()
+                    .ok_or_else(|| ArgError::Bad(format!("{arg} needs a value")))?;
+                settings.push((var.to_string(), value.clone()));
+            } else if let Some((var, value)) = arg
+                .split_once('=')
+                .and_then(|(o, v)| crate::policy::setting_variable(o).map(|var| (var, v)))
+            {
+                settings.push((var.to_string(), value.to_string()));
             } else {
                 let (name, inline) = match arg.split_once('=') {
                     Some((n, v)) => (n, Some(v.to_string())),
@@ -148,6 +158,24 @@ mod tests {
         assert_eq!(p(&["/d", "-l", "0.0.0.0:1"]).unwrap().listen, "0.0.0.0:1");
         assert_eq!(p(&["--", "-d"]).unwrap().root, PathBuf::from("-d"));
         assert_eq!(p(&["--help"]), Err(ArgError::Help));
+        let o = p(&[
+            "--acl",
+            "/a.conf",
+            "--auth-file=/h",
+            "--auth-realm",
+            "R",
+            "/d",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_ACL_FILE".to_string(), "/a.conf".to_string()),
+                ("GIT_HTTP_AUTH_FILE".to_string(), "/h".to_string()),
+                ("GIT_HTTP_AUTH_REALM".to_string(), "R".to_string()),
+            ]
+        );
+        assert!(matches!(p(&["/d", "--acl"]), Err(ArgError::Bad(_))));
     }
 
     #[test]

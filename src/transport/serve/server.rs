@@ -184,8 +184,15 @@ async fn serve(
         }
     };
     {
+        let base = &shared.base;
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(banner(&root, local).as_bytes());
+        let mut text = banner(&root, local);
+        if base.get_nonempty("GIT_HTTP_AUTH_FILE").is_some()
+            || base.get_nonempty("GIT_HTTP_ACL_FILE").is_some()
+        {
+            text.push_str("built-in Basic auth and/or ACL file in force (--auth-file / --acl)\n");
+        }
+        let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
     }
     let (stop_tx, stop_rx) = watch::channel(false);
