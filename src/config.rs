@@ -170,6 +170,12 @@ pub fn is_safe_directory(git_dir: &Path, env: &Env) -> bool {
     safe
 }
 
+/// The whole config git would see for the repository `git_dir`, in git's order (the
+/// in-process advertisement reads its upload-pack/receive-pack settings from it).
+pub fn read_all(git_dir: &Path, env: &Env) -> Result<gix_config::File> {
+    read(Some(git_dir), env)
+}
+
 /// Reads the config git would see for `git_dir` (None: the protected config only,
 /// without the repository files, as `safe.directory` wants) into one file, in order.
 fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
@@ -381,7 +387,7 @@ fn env_bool(env: &Env, name: &str) -> Result<bool> {
 /// git's `git_parse_maybe_bool`: `None` (a key without `=`) is true, the empty string
 /// false, the words true/yes/on and false/no/off in any case, else an `int` (with a
 /// unit) that is true if not zero.
-fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
+pub(crate) fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
     let Some(value) = value else {
         return Some(true);
     };

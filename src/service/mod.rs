@@ -3,7 +3,10 @@
 //!
 //! [`SERVICES`] is git-http-backend's table of smart services, as data.
 
+pub mod advertise;
 pub mod dumb;
+pub mod odb;
+pub mod refs;
 pub mod relay;
 pub mod smart;
 

@@ -1,5 +1,6 @@
 //! Smart HTTP: the ref advertisement (`info/refs?service=`) and the RPC POSTs.
 
+use super::advertise;
 use super::relay::{self, Input};
 use super::{Context, Service};
 use crate::body;
@@ -80,8 +81,44 @@ pub fn advertise(ctx: &Context, resp: &mut Response<'_>, service_name: &[u8]) ->
         preamble = pktline::encode(format!("# service=git-{}\n", svc.name).as_bytes());
         preamble.extend_from_slice(pktline::FLUSH);
     }
+    let persist = !crate::child::is_resident();
+    if let Some(body) = advertise::info_refs(&ctx.repo.git_dir, &child_env(ctx), svc.name, persist)
+    {
+        preamble.extend_from_slice(&body);
+        resp.send_full(&head, &preamble)
+            .map_err(|e| HttpError::die(format!("writing the advertisement: {e}")))?;
+        return Ok(0);
+    }
     let child = spawn(ctx, &[svc.name, "--http-backend-info-refs", "."], false)?;
     relay::run(child, None, resp, &head, &preamble, svc.name)
+}
+
+/// A v2 `ls-refs` request served without git (None: git serves it).
+fn ls_refs_in_process(ctx: &Context, svc: &Service, buffered: &body::Buffered) -> Option<Vec<u8>> {
+    const LIMIT: u64 = 64 * 1024;
+    if svc.name != "upload-pack" || !is_v2(&ctx.env) {
+        return None;
+    }
+    let body::Buffered::Memory(data) = buffered else {
+        return None;
+    };
+    let plain;
+    let request: &[u8] = if body::is_gzip(&ctx.env) {
+        let mut out = Vec::new();
+        body::Gunzip::new(data.as_slice())
+            .take(LIMIT + 1)
+            .read_to_end(&mut out)
+            .ok()?;
+        if out.len() as u64 > LIMIT {
+            return None;
+        }
+        plain = out;
+        &plain
+    } else {
+        data
+    };
+    let persist = !crate::child::is_resident();
+    advertise::ls_refs(&ctx.repo.git_dir, &child_env(ctx), request, persist)
 }
 
 fn check_content_type(ctx: &Context, svc: &Service) -> Result<()> {
@@ -102,7 +139,13 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         format!("application/x-git-{}-result", svc.name),
     );
     let input = if svc.buffer_input {
-        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?.into_reader();
+        let buffered = body::buffer(&ctx.env, body, ctx.max_request_buffer)?;
+        if let Some(reply) = ls_refs_in_process(ctx, svc, &buffered) {
+            resp.send_full(&head, &reply)
+                .map_err(|e| HttpError::die(format!("writing the ls-refs reply: {e}")))?;
+            return Ok(0);
+        }
+        let data = buffered.into_reader();
         let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
             Box::new(body::Gunzip::new(data))
         } else {
