@@ -1036,9 +1036,9 @@ pub fn ls_refs(git_dir: &Path, env: &Env, body: &[u8], persist: bool) -> Option<
     let req = parse_ls_refs(body)?;
     facts(env, persist)?;
     let result = View::open(git_dir, env).and_then(|view| {
-        if let Some(f) = &req.object_format
-            && f.as_slice() != view.settings.hash.name().as_bytes()
-        {
+        // git assumes sha1 when the client names no object format.
+        let client = req.object_format.as_deref().unwrap_or(b"sha1");
+        if client != view.settings.hash.name().as_bytes() {
             return unsupported("object-format mismatch");
         }
         view.ls_refs(&req)
