@@ -83,9 +83,12 @@ impl RefStore {
             loose: BTreeMap::new(),
             packed: BTreeMap::new(),
         };
-        store.read_packed()?;
+        // Loose refs first, then packed-refs, as git does: a concurrent `pack-refs`
+        // writes packed-refs before it deletes the loose files, so a ref is never
+        // missed.
         let mut name = b"refs".to_vec();
         store.walk(&git_dir.join("refs"), &mut name)?;
+        store.read_packed()?;
         Ok(store)
     }
 
