@@ -874,6 +874,15 @@ pub fn facts(env: &Env, persist: bool) -> Option<Facts> {
             return f.clone();
         }
     }
+    // One learner at a time per process; the others then find its result.
+    static LEARNING: Mutex<()> = Mutex::new(());
+    let _learning = LEARNING.lock().unwrap_or_else(|p| p.into_inner());
+    {
+        let guard = FACTS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = guard.as_ref().and_then(|m| m.get(&key)) {
+            return f.clone();
+        }
+    }
     let dir = if persist { Some(cache_dir(env)?) } else { None };
     if let Some(dir) = &dir
         && let Some(f) = read_facts_file(&facts_file(dir, &key), &key)

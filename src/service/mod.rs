@@ -6,6 +6,7 @@
 pub mod advertise;
 pub mod dumb;
 pub mod odb;
+pub mod pack_cache;
 pub mod refs;
 pub mod relay;
 pub mod smart;

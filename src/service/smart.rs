@@ -168,12 +168,25 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         }
         Input { prefix, rest }
     };
-    let mut args = vec![svc.name];
+    let mut env = child_env(ctx);
+    let hook = if svc.name == "upload-pack" {
+        super::pack_cache::upload_pack_config(&env)
+    } else {
+        None
+    };
+    let mut args = Vec::new();
+    if let Some(hook) = &hook {
+        // The pack-objects cache: git runs us as its pack-objects hook.
+        args.extend(["-c", hook.as_str()]);
+        env.set(super::pack_cache::HOOK_MARKER, "1");
+    }
+    args.push(svc.name);
     if svc.stateless_rpc {
         args.push("--stateless-rpc");
     }
     args.push(".");
-    let child = spawn(ctx, &args, true)?;
+    let child = GitChild::spawn(&env, &ctx.repo.git_dir, &args, true)
+        .map_err(|e| HttpError::die(e.to_string()))?;
     relay::run(child, Some(input), resp, &head, &[], svc.name)
 }
 
