@@ -322,11 +322,20 @@ fn strip<'a>(name: &'a [u8], namespace: &[u8]) -> Option<&'a [u8]> {
 
 /// The `GIT_*` variables a git child would see that this model accounts for.
 fn env_is_modelled(env: &Env) -> Res<()> {
+    // Variables for git's client side, identities and tracing: no effect on an
+    // advertisement.
     const OK_PREFIXES: &[&[u8]] = &[
         b"GIT_HTTP_",
         b"GIT_TRACE",
         b"GIT_COMMITTER_",
         b"GIT_AUTHOR_",
+        b"GIT_SSL_",
+        b"GIT_SSH",
+        b"GIT_CURL_",
+        b"GIT_PROXY_",
+        b"GIT_ASKPASS",
+        b"GIT_PAGER",
+        b"GIT_EDITOR",
     ];
     const OK_NAMES: &[&[u8]] = &[
         b"GIT_PROTOCOL",
@@ -805,7 +814,11 @@ fn binary_identity(env: &Env) -> Option<(PathBuf, String)> {
 }
 
 /// Where CGI processes keep learned facts: `GIT_HTTP_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/git-http-backend-rs`, else `$HOME/.cache/git-http-backend-rs`.
+/// `$XDG_CACHE_HOME/git-http-backend-rs`, else `$HOME/.cache/git-http-backend-rs`,
+/// else (web servers often give CGI programs no `HOME`)
+/// `<temp dir>/git-http-backend-rs-<uid>`, used only if it is a real directory owned
+/// by this user and closed to others (mode 0700), so that no other local user can
+/// plant facts.
 pub fn cache_dir(env: &Env) -> Option<PathBuf> {
     let os = |b: &[u8]| PathBuf::from(crate::os::bytes_to_os(b));
     if let Some(d) = env.get_nonempty("GIT_HTTP_CACHE_DIR") {
@@ -814,8 +827,25 @@ pub fn cache_dir(env: &Env) -> Option<PathBuf> {
     if let Some(x) = env.get_nonempty("XDG_CACHE_HOME") {
         return Some(os(x).join("git-http-backend-rs"));
     }
-    env.get_nonempty("HOME")
-        .map(|h| os(h).join(".cache").join("git-http-backend-rs"))
+    if let Some(h) = env.get_nonempty("HOME") {
+        return Some(os(h).join(".cache").join("git-http-backend-rs"));
+    }
+    private_temp_dir()
+}
+
+#[cfg(unix)]
+fn private_temp_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = crate::os::effective_uid();
+    let dir = std::env::temp_dir().join(format!("git-http-backend-rs-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    (m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0).then_some(dir)
+}
+
+#[cfg(not(unix))]
+fn private_temp_dir() -> Option<PathBuf> {
+    None
 }
 
 fn fnv(s: &str) -> u64 {
