@@ -230,6 +230,18 @@ fn requests() -> Vec<Req> {
 /// Compares every request on `repo`; `in_process`: whether ours must answer
 /// without git.
 fn compare(site: &Site, repo: &str, extra: &[(&str, &str)], in_process: bool) {
+    compare_with(site, repo, extra, in_process, in_process)
+}
+
+/// [`compare`]; `caps_in_process`: whether the v2 capability advertisement (which
+/// reads no refs) must be served without git.
+fn compare_with(
+    site: &Site,
+    repo: &str,
+    extra: &[(&str, &str)],
+    in_process: bool,
+    caps_in_process: bool,
+) {
     let stock = stock_program();
     // A first request learns the git binary (that one runs git).
     site.cgi(Path::new(BIN), true, &requests()[0], repo, extra);
@@ -239,7 +251,13 @@ fn compare(site: &Site, repo: &str, extra: &[(&str, &str)], in_process: bool) {
     for req in requests() {
         // git refuses an ls-refs whose object format is not the repository's: ours
         // leaves that to git.
-        let in_process = in_process && (req.body.is_none() || req.format.unwrap_or("sha1") == hash);
+        let caps =
+            req.body.is_none() && req.service == "upload-pack" && req.protocol == Some("version=2");
+        let in_process = if caps {
+            caps_in_process
+        } else {
+            in_process && (req.body.is_none() || req.format.unwrap_or("sha1") == hash)
+        };
         let theirs = site.cgi(&stock, false, &req, repo, extra);
         let ours = site.cgi(Path::new(BIN), true, &req, repo, extra);
         let log = site.spawned();
@@ -488,7 +506,7 @@ fn advertise_falls_back_to_git() {
         "1234567890123456789012345678901234567890\n",
     )
     .unwrap();
-    compare(&site, "b.git", &[], false);
+    compare_with(&site, "b.git", &[], false, true);
     // An unknown repository extension.
     let repo = rich_repo(&site, "x.git", "sha1");
     g(&repo, &["config", "core.repositoryformatversion", "1"]);

@@ -376,11 +376,14 @@ pub struct View {
     head: Option<Resolved>,
     refs: Vec<Ref>,
     odb: Odb,
+    /// Objects already peeled (many refs often point at the same one).
+    peel_memo: std::cell::RefCell<HashMap<Oid, Option<Oid>>>,
 }
 
 impl View {
-    /// Reads a repository for an advertisement (config, refs, object database).
-    pub fn open(git_dir: &Path, env: &Env) -> Res<View> {
+    /// Reads a repository for an advertisement: config, and (with `refs`) refs and
+    /// the object database (the v2 capability advertisement needs neither).
+    pub fn open(git_dir: &Path, env: &Env, config: &ConfigFile, refs: bool) -> Res<View> {
         env_is_modelled(env)?;
         for special in [
             "commondir",
@@ -392,10 +395,18 @@ impl View {
                 return unsupported(format!("repository has {special}"));
             }
         }
-        let file = config::read_all(git_dir, env)
-            .map_err(|e| Unsupported(format!("config: {}", e.message)))?;
-        let settings = Settings::from_config(&file)?;
+        let settings = Settings::from_config(config)?;
         let namespace = expand_namespace(env.get_nonempty("GIT_NAMESPACE"))?;
+        if !refs {
+            return Ok(View {
+                odb: Odb::empty(settings.hash),
+                settings,
+                namespace,
+                head: None,
+                refs: Vec::new(),
+                peel_memo: Default::default(),
+            });
+        }
         let store = RefStore::open(git_dir, settings.hash)?;
         let refs = store.all()?;
         if refs.iter().any(|r| r.name.len() > 1000) {
@@ -408,11 +419,14 @@ impl View {
         head_name.extend_from_slice(b"HEAD");
         let head = store.resolve(&head_name)?;
         let odb = Odb::open(&git_dir.join("objects"), settings.hash)?;
+        // Many refs often share an object: look each one up once.
+        let mut checked: HashSet<&Oid> = HashSet::new();
         for r in &refs {
-            if !odb.contains(&r.oid) {
+            if checked.insert(&r.oid) && !odb.contains(&r.oid) {
                 return unsupported("a ref to a missing object");
             }
         }
+        drop(checked);
         if let Some(Resolved { oid: Some(oid), .. }) = &head
             && (oid.is_null() || !odb.contains(oid))
         {
@@ -424,6 +438,7 @@ impl View {
             head,
             refs,
             odb,
+            peel_memo: Default::default(),
         })
     }
 
@@ -439,14 +454,20 @@ impl View {
             }),
             refs: Vec::new(),
             odb,
+            peel_memo: Default::default(),
         }
     }
 
     fn peeled(&self, r: Option<&Ref>, oid: &Oid) -> Res<Option<Oid>> {
-        match r.map(|r| &r.peel) {
-            Some(Peel::Known(p)) => Ok(p.clone()),
-            _ => self.odb.peel(oid),
+        if let Some(Peel::Known(p)) = r.map(|r| &r.peel) {
+            return Ok(p.clone());
         }
+        if let Some(p) = self.peel_memo.borrow().get(oid) {
+            return Ok(p.clone());
+        }
+        let p = self.odb.peel(oid)?;
+        self.peel_memo.borrow_mut().insert(oid.clone(), p.clone());
+        Ok(p)
     }
 
     fn hex(&self, oid: Option<&Oid>) -> String {
@@ -1046,18 +1067,26 @@ pub fn enabled(env: &Env) -> bool {
 
 /// The `info/refs?service=` body for `service` (`upload-pack`/`receive-pack`), or
 /// None to let git answer.
-pub fn info_refs(git_dir: &Path, env: &Env, service: &str, persist: bool) -> Option<Vec<u8>> {
+pub fn info_refs(
+    git_dir: &Path,
+    env: &Env,
+    config: &ConfigFile,
+    service: &str,
+    persist: bool,
+) -> Option<Vec<u8>> {
     if !enabled(env) {
         return None;
     }
     let facts = facts(env, persist)?;
     let version = protocol_version(env);
-    let result = View::open(git_dir, env).and_then(|view| match (service, version) {
-        ("upload-pack", 2) => Ok(view.v2_capabilities(&facts.agent)),
-        ("upload-pack", v) => view.upload_pack_v0(&facts.agent, v),
-        ("receive-pack", v) => view.receive_pack(&facts.agent, if v == 1 { 1 } else { 0 }),
-        _ => unsupported("service"),
-    });
+    let needs_refs = !(service == "upload-pack" && version == 2);
+    let result =
+        View::open(git_dir, env, config, needs_refs).and_then(|view| match (service, version) {
+            ("upload-pack", 2) => Ok(view.v2_capabilities(&facts.agent)),
+            ("upload-pack", v) => view.upload_pack_v0(&facts.agent, v),
+            ("receive-pack", v) => view.receive_pack(&facts.agent, if v == 1 { 1 } else { 0 }),
+            _ => unsupported("service"),
+        });
     match result {
         Ok(body) => Some(body),
         Err(e) => {
@@ -1068,13 +1097,19 @@ pub fn info_refs(git_dir: &Path, env: &Env, service: &str, persist: bool) -> Opt
 }
 
 /// The `ls-refs` reply for a v2 upload-pack POST body, or None to let git answer.
-pub fn ls_refs(git_dir: &Path, env: &Env, body: &[u8], persist: bool) -> Option<Vec<u8>> {
+pub fn ls_refs(
+    git_dir: &Path,
+    env: &Env,
+    config: &ConfigFile,
+    body: &[u8],
+    persist: bool,
+) -> Option<Vec<u8>> {
     if !enabled(env) || protocol_version(env) != 2 {
         return None;
     }
     let req = parse_ls_refs(body)?;
     facts(env, persist)?;
-    let result = View::open(git_dir, env).and_then(|view| {
+    let result = View::open(git_dir, env, config, true).and_then(|view| {
         // git assumes sha1 when the client names no object format.
         let client = req.object_format.as_deref().unwrap_or(b"sha1");
         if client != view.settings.hash.name().as_bytes() {

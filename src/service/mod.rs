@@ -81,6 +81,8 @@ pub struct Context {
     pub repo: Repo,
     /// Its `http.*` settings.
     pub config: HttpConfig,
+    /// The repository's whole merged git config, as read for `config`.
+    pub git_config: gix_config::File,
     /// The effective max request buffer (`GIT_HTTP_MAX_REQUEST_BUFFER` or config).
     pub max_request_buffer: u64,
     /// The matched route suffix without its leading `/` (`info/refs`).

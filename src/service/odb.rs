@@ -186,6 +186,15 @@ impl Odb {
         })
     }
 
+    /// An object database with nothing in it (for views that read no objects).
+    pub fn empty(kind: HashKind) -> Odb {
+        Odb {
+            objects: PathBuf::new(),
+            kind,
+            packs: Vec::new(),
+        }
+    }
+
     fn locate(&self, oid: &Oid) -> Option<Location<'_>> {
         for p in &self.packs {
             if let Some(i) = idx_find(p, &oid.0, self.kind) {

@@ -82,8 +82,13 @@ pub fn advertise(ctx: &Context, resp: &mut Response<'_>, service_name: &[u8]) ->
         preamble.extend_from_slice(pktline::FLUSH);
     }
     let persist = !crate::child::is_resident();
-    if let Some(body) = advertise::info_refs(&ctx.repo.git_dir, &child_env(ctx), svc.name, persist)
-    {
+    if let Some(body) = advertise::info_refs(
+        &ctx.repo.git_dir,
+        &child_env(ctx),
+        &ctx.git_config,
+        svc.name,
+        persist,
+    ) {
         preamble.extend_from_slice(&body);
         resp.send_full(&head, &preamble)
             .map_err(|e| HttpError::die(format!("writing the advertisement: {e}")))?;
@@ -118,7 +123,13 @@ fn ls_refs_in_process(ctx: &Context, svc: &Service, buffered: &body::Buffered) -
         data
     };
     let persist = !crate::child::is_resident();
-    advertise::ls_refs(&ctx.repo.git_dir, &child_env(ctx), request, persist)
+    advertise::ls_refs(
+        &ctx.repo.git_dir,
+        &child_env(ctx),
+        &ctx.git_config,
+        request,
+        persist,
+    )
 }
 
 fn check_content_type(ctx: &Context, svc: &Service) -> Result<()> {
