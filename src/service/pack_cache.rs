@@ -33,6 +33,20 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// Our stdout (upload-pack's pipe) as an unbuffered file: std's `Stdout` is
+/// line-buffered, which would split pack data at every newline byte.
+#[cfg(unix)]
+fn raw_stdout() -> io::Result<File> {
+    use std::os::fd::AsFd;
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
+}
+
+#[cfg(windows)]
+fn raw_stdout() -> io::Result<File> {
+    use std::os::windows::io::AsHandle;
+    Ok(File::from(io::stdout().as_handle().try_clone_to_owned()?))
+}
+
 /// The hidden subcommand git runs as the hook.
 pub const SUBCOMMAND: &str = "pack-objects-hook";
 
@@ -50,8 +64,18 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 /// Negotiations longer than this are not cached (passed through).
 const MAX_STDIN: u64 = 64 << 20;
 
-/// How often (in bytes written) a writer checks the cap again.
-const CAP_CHECK_EVERY: u64 = 4 << 20;
+/// The cache-wide lock (`DIR/.lock`) under which writers check the cap and grow
+/// their part, and packs are published and evicted. None: cannot lock (no caching).
+fn cap_lock(settings: &Settings) -> Option<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(settings.dir.join(".lock"))
+        .ok()?;
+    f.lock().ok()?;
+    Some(f)
+}
 
 /// The cache settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,9 +185,13 @@ pub fn hook_main(args: &[String]) -> i32 {
                 return write_through(&env, &settings, &git_args, &input, file, &part, &pack);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                match follow(&part, &pack, &mut io::stdout().lock()) {
+                let Ok(mut out) = raw_stdout() else { return 1 };
+                match follow(&part, &pack, &mut out) {
                     Follow::Done(code) => return code,
                     Follow::Retry => continue,
+                    Follow::Resume(sent_copy, sent) => {
+                        return resume(&env, &git_args, &input, sent_copy, sent, &mut out);
+                    }
                 }
             }
             Err(e) => {
@@ -189,7 +217,7 @@ fn serve_finished(settings: &Settings, pack: &Path) -> Option<i32> {
         return None;
     }
     let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
-    let mut out = io::stdout().lock();
+    let mut out = raw_stdout().ok()?;
     Some(
         match io::copy(&mut file, &mut out).and_then(|_| out.flush()) {
             Ok(()) => 0,
@@ -201,6 +229,9 @@ fn serve_finished(settings: &Settings, pack: &Path) -> Option<i32> {
 enum Follow {
     Done(i32),
     Retry,
+    /// The writer went away after this follower sent `.1` bytes (still readable
+    /// through `.0`): run pack-objects and continue if its output starts the same.
+    Resume(File, u64),
 }
 
 /// Streams a `.part` file another process is writing, until it is renamed to
@@ -246,17 +277,75 @@ fn follow(part: &Path, pack: &Path, out: &mut dyn Write) -> Follow {
                     remove_if_same(part, &file);
                     return Follow::Retry;
                 }
-                log::error!(
-                    "pack cache: the process writing {} went away; failing this fetch",
+                log::info!(
+                    "pack cache: the process writing {} went away; resuming",
                     part.display()
                 );
-                return Follow::Done(1);
+                return Follow::Resume(file, sent);
             }
             Err(_) => {
                 let _ = out.flush();
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+    }
+}
+
+/// Continues a fetch whose writer went away: runs pack-objects, checks that its
+/// first `sent` bytes are the ones already sent (kept in `sent_copy`), then streams
+/// the rest. Output that differs (pack-objects is not always deterministic) fails
+/// the fetch cleanly: upload-pack then reports an error, never a corrupt pack.
+fn resume(
+    env: &Env,
+    args: &[&str],
+    input: &[u8],
+    mut sent_copy: File,
+    sent: u64,
+    out: &mut dyn Write,
+) -> i32 {
+    use std::io::Seek;
+    let mut child = match spawn(env, args) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("pack cache: cannot run git pack-objects: {e}");
+            return 1;
+        }
+    };
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = child.stdout.take().expect("piped");
+    let data = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let same = (|| -> io::Result<bool> {
+        sent_copy.seek(io::SeekFrom::Start(0))?;
+        let mut left = sent;
+        let mut a = vec![0u8; 64 * 1024];
+        let mut b = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let n = (left as usize).min(a.len());
+            stdout.read_exact(&mut a[..n])?;
+            sent_copy.read_exact(&mut b[..n])?;
+            if a[..n] != b[..n] {
+                return Ok(false);
+            }
+            left -= n as u64;
+        }
+        Ok(true)
+    })()
+    .unwrap_or(false);
+    if !same {
+        log::error!("pack cache: the writer went away and the pack differs; failing this fetch");
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = feeder.join();
+        return 1;
+    }
+    let copied = io::copy(&mut stdout, out).and_then(|_| out.flush());
+    let _ = feeder.join();
+    match (copied, child.wait()) {
+        (Ok(()), Ok(s)) if s.success() => 0,
+        _ => 1,
     }
 }
 
@@ -299,8 +388,9 @@ fn write_through(
         let _ = std::fs::remove_file(part);
         return passthrough(env, args, input, io::empty());
     }
-    let others = evict(settings, Some(part));
-    let mut caching = others < settings.max_bytes;
+    let guard = cap_lock(settings);
+    let mut caching = guard.is_some() && evict(settings, Some(part)) < settings.max_bytes;
+    drop(guard);
     if !caching {
         log::info!("pack cache full; not caching this pack");
         let _ = std::fs::remove_file(part);
@@ -319,10 +409,12 @@ fn write_through(
         let _ = stdin.write_all(&data);
     });
     let mut stdout = child.stdout.take().expect("piped");
-    let mut out = io::stdout().lock();
+    let mut out: Box<dyn Write> = match raw_stdout() {
+        Ok(f) => Box::new(f),
+        Err(_) => Box::new(io::sink()),
+    };
     let mut client_ok = true;
     let mut written: u64 = 0;
-    let mut next_check = CAP_CHECK_EVERY;
     let mut buf = vec![0u8; 64 * 1024];
     let mut read_error = false;
     loop {
@@ -336,22 +428,22 @@ fn write_through(
             }
         };
         if caching {
-            if file.write_all(&buf[..n]).is_err() {
+            // Check and grow under the cache-wide lock, so that concurrent writers
+            // never take the total past the cap together.
+            let guard = cap_lock(settings);
+            let fits = guard.is_some()
+                && evict(settings, Some(part)) + written + n as u64 <= settings.max_bytes;
+            if !fits {
+                log::info!("pack cache: cap reached; not caching this pack");
+                caching = false;
+                let _ = std::fs::remove_file(part);
+            } else if file.write_all(&buf[..n]).is_err() {
                 caching = false;
                 let _ = std::fs::remove_file(part);
             } else {
                 written += n as u64;
-                if written >= next_check {
-                    next_check = written + CAP_CHECK_EVERY;
-                    if others + written > settings.max_bytes
-                        && evict(settings, Some(part)) > settings.max_bytes
-                    {
-                        log::info!("pack cache: cap reached; not caching this pack");
-                        caching = false;
-                        let _ = std::fs::remove_file(part);
-                    }
-                }
             }
+            drop(guard);
         }
         if client_ok && out.write_all(&buf[..n]).is_err() {
             client_ok = false;
@@ -370,13 +462,9 @@ fn write_through(
         child.wait()
     };
     let ok = matches!(&status, Ok(s) if s.success()) && !read_error;
-    if caching && others + written > settings.max_bytes {
-        // The pack alone would break the cap: do not publish it.
-        caching = false;
-        let _ = std::fs::remove_file(part);
-    }
     if caching {
         if ok {
+            let guard = cap_lock(settings);
             if let Err(e) = std::fs::rename(part, pack) {
                 log::warn!("pack cache: cannot publish {}: {e}", pack.display());
                 let _ = std::fs::remove_file(part);
@@ -384,6 +472,7 @@ fn write_through(
                 let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
                 evict(settings, Some(pack));
             }
+            drop(guard);
         } else {
             let _ = std::fs::remove_file(part);
         }
@@ -408,7 +497,15 @@ fn spawn(env: &Env, args: &[&str]) -> io::Result<std::process::Child> {
 
 /// Runs pack-objects without the cache: `input` then `rest` on its stdin.
 fn passthrough(env: &Env, args: &[&str], input: &[u8], mut rest: impl Read + Send) -> i32 {
-    let mut child = match spawn(env, args) {
+    let os_args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let spawned = std::env::current_dir().and_then(|cwd| {
+        crate::child::git_command(env, &cwd, &os_args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+    });
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             log::error!("pack-objects-hook: cannot run git pack-objects: {e}");
@@ -416,16 +513,12 @@ fn passthrough(env: &Env, args: &[&str], input: &[u8], mut rest: impl Read + Sen
         }
     };
     let mut stdin = child.stdin.take().expect("piped");
-    let mut stdout = child.stdout.take().expect("piped");
     let status = std::thread::scope(|s| {
         s.spawn(move || {
             if stdin.write_all(input).is_ok() {
                 let _ = io::copy(&mut rest, &mut stdin);
             }
         });
-        let mut out = io::stdout().lock();
-        let _ = io::copy(&mut stdout, &mut out);
-        let _ = out.flush();
         child.wait()
     });
     match status {
@@ -612,7 +705,7 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_that_dies_fails_its_followers() {
+    fn a_writer_that_dies_makes_its_followers_resume() {
         let dir = tempfile::tempdir().unwrap();
         let part = dir.path().join("k.part");
         let pack = dir.path().join("k.pack");
@@ -624,7 +717,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         drop(w); // the writer dies: lock released, no .pack
         let (r, out) = follower.join().unwrap();
-        assert!(matches!(r, Follow::Done(1)));
+        assert!(matches!(r, Follow::Resume(_, 12)));
         assert_eq!(out, b"PACK partial");
     }
 
