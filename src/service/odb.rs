@@ -81,9 +81,11 @@ impl Oid {
 
     /// Lowercase hex, as git prints it.
     pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(self.0.len() * 2);
-        for b in &self.0 {
-            s.push_str(&format!("{b:02x}"));
+        for &b in &self.0 {
+            s.push(DIGITS[(b >> 4) as usize] as char);
+            s.push(DIGITS[(b & 15) as usize] as char);
         }
         s
     }
