@@ -376,9 +376,15 @@ def timed(args, cwd=None, env=None):
     e = dict(BASE_ENV)
     if env:
         e.update(env)
-    t = time.perf_counter()
-    r = subprocess.run(args, cwd=cwd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    dt = time.perf_counter() - t
+    for attempt in range(2):
+        t = time.perf_counter()
+        r = subprocess.run(args, cwd=cwd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dt = time.perf_counter() - t
+        if r.returncode == 0:
+            break
+        log(f"  (failed, retrying once: {r.stderr.decode(errors='replace').strip()[:200]})")
+        if args[1] == "clone":
+            shutil.rmtree(args[-1], ignore_errors=True)
     if r.returncode:
         raise SystemExit(f"{args}: {r.stderr.decode(errors='replace')}")
     return dt
