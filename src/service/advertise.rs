@@ -368,6 +368,35 @@ fn env_is_modelled(env: &Env) -> Res<()> {
     Ok(())
 }
 
+/// Appends `payload` as one pkt-line (the 4-hex-digit length, then the bytes)
+/// without an intermediate buffer. Payloads here are ref lines, far below the
+/// pkt-line limit (ref names over 1000 bytes go to git).
+fn push_pkt(out: &mut Vec<u8>, payload: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let n = payload.len() + 4;
+    out.extend_from_slice(&[
+        DIGITS[(n >> 12) & 15],
+        DIGITS[(n >> 8) & 15],
+        DIGITS[(n >> 4) & 15],
+        DIGITS[n & 15],
+    ]);
+    out.extend_from_slice(payload);
+}
+
+/// Appends the lowercase hex of `oid` (or zeros of `len` bytes for None).
+fn push_hex(buf: &mut Vec<u8>, oid: Option<&Oid>, len: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    match oid {
+        Some(o) => {
+            for &b in &o.0 {
+                buf.push(DIGITS[(b >> 4) as usize]);
+                buf.push(DIGITS[(b & 15) as usize]);
+            }
+        }
+        None => buf.resize(buf.len() + len * 2, b'0'),
+    }
+}
+
 /// One repository's refs, ready to advertise.
 pub struct View {
     settings: Settings,
@@ -503,8 +532,12 @@ impl View {
             _ => None,
         };
         let first = std::cell::Cell::new(true);
+        let scratch = std::cell::RefCell::new(Vec::with_capacity(256));
         let line = |out: &mut Vec<u8>, oid: Option<&Oid>, name: &[u8]| {
-            let mut l = format!("{} ", self.hex(oid)).into_bytes();
+            let mut l = scratch.borrow_mut();
+            l.clear();
+            push_hex(&mut l, oid, s.hash.len());
+            l.push(b' ');
             l.extend_from_slice(name);
             if first.get() {
                 l.push(0);
@@ -529,7 +562,7 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
                 first.set(false);
             }
             l.push(b'\n');
-            out.extend(pktline::encode(&l));
+            push_pkt(out, &l);
         };
         let mut head_full = ns.clone();
         head_full.extend_from_slice(b"HEAD");
@@ -546,6 +579,7 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
         let use_excludes = s.allow_uor & 7 == 7 || s.allow_uor & 3 == 0;
         let mut prefix = ns.clone();
         prefix.extend_from_slice(b"refs/");
+        let mut peeled_name = Vec::with_capacity(256);
         for r in self.refs.iter().filter(|r| r.name.starts_with(&prefix)) {
             if use_excludes && excluded_by_jump_list(r, &s.hide_upload, ns) {
                 continue;
@@ -556,9 +590,10 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
             }
             line(&mut out, Some(&r.oid), nons);
             if let Some(p) = self.peeled(Some(r), &r.oid)? {
-                let mut n = nons.to_vec();
-                n.extend_from_slice(b"^{}");
-                line(&mut out, Some(&p), &n);
+                peeled_name.clear();
+                peeled_name.extend_from_slice(nons);
+                peeled_name.extend_from_slice(b"^{}");
+                line(&mut out, Some(&p), &peeled_name);
             }
         }
         if first.get() {
@@ -694,10 +729,14 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
             if ref_is_hidden(Some(nons), full, &s.hide_upload) || !matches(nons) {
                 return Ok(());
             }
-            let mut l = match oid {
-                Some(o) => format!("{} ", o.to_hex()).into_bytes(),
-                None => b"unborn ".to_vec(),
-            };
+            let mut l = Vec::with_capacity(128);
+            match oid {
+                Some(_) => {
+                    push_hex(&mut l, oid, s.hash.len());
+                    l.push(b' ');
+                }
+                None => l.extend_from_slice(b"unborn "),
+            }
             l.extend_from_slice(nons);
             if req.symrefs
                 && let Some(t) = symref
@@ -712,10 +751,11 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
                 && let Some(o) = oid
                 && let Some(p) = self.peeled(r, o)?
             {
-                l.extend_from_slice(format!(" peeled:{}", p.to_hex()).as_bytes());
+                l.extend_from_slice(b" peeled:");
+                push_hex(&mut l, Some(&p), s.hash.len());
             }
             l.push(b'\n');
-            out.extend(pktline::encode(&l));
+            push_pkt(out, &l);
             Ok(())
         };
         if let Some(h) = &self.head {
