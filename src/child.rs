@@ -115,6 +115,11 @@ pub fn use_process_groups() {
     OWN_GROUPS.store(true, Ordering::SeqCst);
 }
 
+/// True in a resident daemon (FastCGI, `serve`), which set [`use_process_groups`].
+pub fn is_resident() -> bool {
+    OWN_GROUPS.load(Ordering::SeqCst)
+}
+
 /// Kills every git child still running, with the hooks it runs when it has its own
 /// process group (a daemon calls this just before it exits, when requests outlived
 /// the shutdown wait); returns how many there were.

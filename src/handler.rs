@@ -164,7 +164,7 @@ fn run(
     subject.gate_name(matched.repo_path, &env)?;
     let repo = repo::find(matched.repo_path, &env)?;
     subject.gate_found(&repo, &env)?;
-    let config = config::load(&repo.git_dir, &env)?;
+    let (config, git_config) = config::load_with_file(&repo.git_dir, &env)?;
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
             .ok_or_else(|| HttpError::die("failed to parse GIT_HTTP_MAX_REQUEST_BUFFER"))?,
@@ -182,6 +182,7 @@ fn run(
         env,
         repo,
         config,
+        git_config,
         max_request_buffer,
         arg: matched.arg.to_vec(),
         gate,

@@ -664,3 +664,24 @@ pub fn spawn_like_iis(
 pub fn raise_nofile_limit() -> std::io::Result<u64> {
     Ok(u64::MAX)
 }
+
+/// A whole file in memory (Windows reads it instead of mapping it).
+pub struct Mmap(Vec<u8>);
+
+impl Mmap {
+    /// Reads `file` whole.
+    pub fn map(file: &std::fs::File) -> std::io::Result<Mmap> {
+        use std::io::Read;
+        let mut data = Vec::new();
+        let mut f = file;
+        f.read_to_end(&mut data)?;
+        Ok(Mmap(data))
+    }
+}
+
+impl std::ops::Deref for Mmap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
