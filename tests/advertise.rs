@@ -3,6 +3,7 @@
 //! compares the replies byte for byte, and checks (through a logging `git` wrapper)
 //! that ours answered without starting git where the model applies, and through git
 //! where it does not.
+#![cfg(unix)]
 
 mod common;
 

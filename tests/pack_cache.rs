@@ -1,5 +1,6 @@
 //! The pack-objects cache end to end: real `git clone`s through `serve` with
 //! `GIT_HTTP_PACK_CACHE`, pack-objects runs counted through a logging git wrapper.
+#![cfg(unix)]
 
 mod common;
 
