@@ -381,7 +381,7 @@ fn env_bool(env: &Env, name: &str) -> Result<bool> {
 /// git's `git_parse_maybe_bool`: `None` (a key without `=`) is true, the empty string
 /// false, the words true/yes/on and false/no/off in any case, else an `int` (with a
 /// unit) that is true if not zero.
-fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
+pub(crate) fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
     let Some(value) = value else {
         return Some(true);
     };
@@ -482,7 +482,7 @@ type Pairs = Vec<(String, Option<Vec<u8>>)>;
 
 /// The command-line config of `env` in git's order: `GIT_CONFIG_COUNT` pairs, then
 /// `GIT_CONFIG_PARAMETERS`.
-fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
+pub(crate) fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
     let mut pairs = Vec::new();
     if let Some(count) = env.get("GIT_CONFIG_COUNT") {
         let text = String::from_utf8_lossy(count);
