@@ -57,8 +57,7 @@ fn run_git(home: &Path, dir: &Path, args: &[String]) -> Cause {
     }
     let last = err
         .lines()
-        .filter(|l| !l.starts_with(['<', '>', '*']) && !l.contains("== Info"))
-        .next_back()
+        .rfind(|l| !l.starts_with(['<', '>', '*']) && !l.contains("== Info"))
         .unwrap_or("")
         .to_string();
     Cause::Other(last)
