@@ -224,7 +224,7 @@ fn push_and_vanish(port: u16, prefix: &str, body: &[u8], repo: &Path) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(
         format!(
-            "POST {prefix}/r.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: {}\r\n\r\n",
+            "POST {prefix}/r.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -269,6 +269,21 @@ fn disconnects(mode: &str, port: u16, prefix: &str, url: &str, root: &Path, head
         "client gone mid-push",
         mode,
         "ref unmoved, no quarantine, fsck clean, serving",
+    );
+}
+
+#[test]
+fn nginx_cgi_client_disconnects_mid_clone_and_mid_push() {
+    let (root, head) = big_root("cgi-vanish", 16);
+    let web = TempDir::new("cgi-vanish-web");
+    let cgi = NginxCgi::start(&web.0, &root.0, &[]);
+    disconnects(
+        "nginx + fcgiwrap (CGI)",
+        cgi.nginx.port,
+        "/git",
+        &cgi.url("r.git"),
+        &root.0,
+        &head,
     );
 }
 
@@ -400,6 +415,19 @@ fn git_child_killed_mid_stream_fails_the_client_without_a_hang() {
     let (root, _) = big_root("killed", 8);
     let mark = root.0.join("stall-mark");
     let hook = stalling_hook(&root.0, &mark);
+    // CGI behind nginx + fcgiwrap.
+    {
+        let web = TempDir::new("killed-cgi-web");
+        let cgi = NginxCgi::start(&web.0, &root.0, &[("GIT_CONFIG_PARAMETERS", &hook)]);
+        let port = cgi.nginx.port;
+        child_killed(
+            "nginx + fcgiwrap (CGI)",
+            &cgi.url("r.git"),
+            &root.0,
+            &mark,
+            &|| advert_ok(port, "/git/r.git"),
+        );
+    }
     // FastCGI behind nginx.
     let d = Daemon::start(&root.0, &[], &[("GIT_CONFIG_PARAMETERS", &hook)]);
     let web = TempDir::new("killed-web");
@@ -527,6 +555,19 @@ fn disk_fills_during_a_push() {
         .unwrap();
     assert!(st.success());
     let repo = disk.join("r.git");
+    // CGI behind nginx + fcgiwrap.
+    {
+        let web = TempDir::new("diskfull-cgi-web");
+        let cgi = NginxCgi::start(&web.0, &disk, &[]);
+        let port = cgi.nginx.port;
+        disk_full(
+            "nginx + fcgiwrap (CGI)",
+            &cgi.url("r.git"),
+            &root.0,
+            &repo,
+            &|| advert_ok(port, "/git/r.git"),
+        );
+    }
     // FastCGI behind nginx.
     let d = Daemon::start(&disk, &[], &[]);
     let web = TempDir::new("diskfull-web");

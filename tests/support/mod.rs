@@ -117,6 +117,107 @@ impl Nginx {
     }
 }
 
+/// nginx + fcgiwrap running our binary as a CGI, from the shipped
+/// nginx/git-fcgiwrap.conf (a whole nginx.conf with `@NAME@` placeholders; pushes
+/// need Basic auth as `USER:PASSWORD`). Both stopped on drop.
+pub struct NginxCgi {
+    /// nginx.
+    pub nginx: Nginx,
+    fcgiwrap: Child,
+}
+
+impl Drop for NginxCgi {
+    fn drop(&mut self) {
+        let _ = self.fcgiwrap.kill();
+        let _ = self.fcgiwrap.wait();
+    }
+}
+
+/// The Basic-auth user of [`NginxCgi`] and its password.
+pub const USER: (&str, &str) = ("alice", "secret");
+
+impl NginxCgi {
+    /// Serves `root` from `dir`; `env` goes to fcgiwrap, which hands its
+    /// environment to the CGI.
+    pub fn start(dir: &Path, root: &Path, env: &[(&str, &str)]) -> NginxCgi {
+        let sock = dir.join("fcgiwrap.sock");
+        let mut cmd = Command::new("fcgiwrap");
+        cmd.arg("-s")
+            .arg(format!("unix:{}", sock.display()))
+            .env("HOME", dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("fcgiwrap.out")).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let fcgiwrap = cmd.spawn().expect("fcgiwrap must be installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(Instant::now() < deadline, "fcgiwrap did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let st = Command::new("htpasswd")
+            .arg("-cb")
+            .arg(dir.join("htpasswd"))
+            .args([USER.0, USER.1])
+            .stderr(Stdio::null())
+            .status()
+            .expect("htpasswd (apache2-utils) must be installed");
+        assert!(st.success());
+        let port = free_port();
+        let (user, group) = if is_root() {
+            ("root".to_string(), "root".to_string())
+        } else {
+            let id = |flag: &str| {
+                let o = Command::new("id").arg(flag).output().unwrap();
+                String::from_utf8_lossy(&o.stdout).trim().to_string()
+            };
+            (id("-un"), id("-gn"))
+        };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nginx/git-fcgiwrap.conf");
+        let mut conf = std::fs::read_to_string(&path).unwrap();
+        for (k, v) in [
+            ("USER", user),
+            ("GROUP", group),
+            ("RUN", dir.display().to_string()),
+            ("PORT", port.to_string()),
+            ("HTPASSWD", dir.join("htpasswd").display().to_string()),
+            ("BACKEND", BIN.to_string()),
+            ("ROOT", root.display().to_string()),
+        ] {
+            conf = conf.replace(&format!("@{k}@"), &v);
+        }
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-p")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("nginx.out")).unwrap())
+            .spawn()
+            .expect("nginx must be installed");
+        let nginx = Nginx {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        wait_port(port, 15, "nginx");
+        NginxCgi { nginx, fcgiwrap }
+    }
+
+    /// The URL of repository `name`, with the push credentials.
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "http://{}:{}@127.0.0.1:{}/git/{name}",
+            USER.0, USER.1, self.nginx.port
+        )
+    }
+}
+
 /// The shipped single-node nginx config around one daemon socket and project root.
 pub fn nginx_native(dir: &Path, sock: &Path, root: &Path) -> Nginx {
     Nginx::start(
