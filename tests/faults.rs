@@ -374,8 +374,9 @@ fn child_killed(mode: &str, url: &str, root: &Path, mark: &Path, healthy: &dyn F
     let victims = pids_in(&repo, "upload-pack");
     assert!(!victims.is_empty(), "no upload-pack to kill");
     for pid in victims {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
+        // The shell's own kill: no procps needed.
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -9 {pid}")])
             .status();
     }
     let started = Instant::now();

@@ -32,7 +32,7 @@ pub fn wait_port(port: u16, secs: u64, what: &str) {
 
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
-    // SAFETY-free: /proc/self/status names the effective uid.
+    // /proc/self/status names the real, effective, saved and fs uids.
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
