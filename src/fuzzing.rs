@@ -30,6 +30,23 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("gzip_body", gzip_body),
 ];
 
+/// Removes the scratch directories the entry functions made in this process (for
+/// the replay test; a fuzzer just leaves them).
+pub fn cleanup() {
+    let tmp = std::env::temp_dir();
+    let pid = std::process::id();
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("ghb-fuzz-root-{pid}"))
+                || name.starts_with(&format!("ghb-fuzz-config-{pid}-"))
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 /// Splits `data` at the first `sep`, or returns it whole and an empty rest.
 fn split(data: &[u8], sep: u8) -> (&[u8], &[u8]) {
     match data.iter().position(|&b| b == sep) {

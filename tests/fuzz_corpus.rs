@@ -54,6 +54,7 @@ fn every_target_has_a_corpus_and_it_passes() {
         assert!(n >= 3, "{target}: only {n} corpus files");
         println!("{target}: {n} corpus files replayed");
     }
+    git_http_backend_rs::fuzzing::cleanup();
 }
 
 #[test]
