@@ -25,8 +25,10 @@ pub struct HttpError {
     pub message: String,
     /// Extra headers after the no-cache ones (`Allow` on 405).
     pub allow: Option<&'static str>,
-    /// Reply body (415 and 413 carry a message; everything else is empty).
+    /// Reply body (415, 413 and 503 carry a message; everything else is empty).
     pub body: Vec<u8>,
+    /// `Retry-After` seconds (503 only).
+    pub retry_after: Option<u32>,
 }
 
 impl HttpError {
@@ -37,6 +39,7 @@ impl HttpError {
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -86,6 +89,15 @@ impl HttpError {
         e
     }
 
+    /// 503 Service Unavailable with `Retry-After`: overload or exhausted resources,
+    /// decided before any work. The body is a line git shows the user.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> HttpError {
+        let mut e = HttpError::new(503, "Service Unavailable", message);
+        e.retry_after = Some(retry_after);
+        e.body = format!("server busy; retry in {retry_after} seconds\n").into_bytes();
+        e
+    }
+
     /// True for internal errors (logged with `fatal: `).
     pub fn is_internal(&self) -> bool {
         self.status >= 500
@@ -95,6 +107,8 @@ impl HttpError {
     pub fn log_line(&self) -> String {
         if self.message.is_empty() {
             String::new()
+        } else if self.status == 503 {
+            self.message.clone()
         } else if self.is_internal() || self.status == 413 || self.status == 400 {
             format!("fatal: {}", self.message)
         } else {
