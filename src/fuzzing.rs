@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("repo_path", repo_path),
     ("config", config),
     ("gzip_body", gzip_body),
+    ("acl", acl),
 ];
 
 /// Removes the scratch directories the entry functions made in this process (for
@@ -320,5 +321,59 @@ pub fn gzip_body(data: &[u8]) {
             Ok(Ok(_)) => {}
             other => panic!("body buffered fine but did not stream: {other:?}"),
         }
+    }
+}
+
+/// The ACL (gitolite.conf) parser and evaluator: the input is split at NULs into
+/// the file, a repository path, a user, a permission and a ref. Parsing never
+/// panics; a decision that allows names its rule, a repository name with `..` is
+/// never allowed, and a repository name is normalised.
+pub fn acl(data: &[u8]) {
+    use crate::policy::acl::{self, Acl, Perm, UpdateKind};
+    let mut parts = data.split(|&b| b == 0);
+    let text = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let mut next = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let (path, user, perm, refname) = (next(), next(), next(), next());
+    let name = acl::repo_name(&path);
+    assert!(!name.starts_with('/') && !name.ends_with('/') && !name.contains("//"));
+    let file = project_root().join("gitolite.conf");
+    let parsed = match Acl::from_text(&file, &text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
+    };
+    let lines = text.lines().count().max(1);
+    let refname = (!refname.is_empty()).then_some(refname.as_str());
+    let check = |d: acl::Decision| {
+        if d.allowed {
+            let site = d.rule.as_ref().expect("an allowed access names its rule");
+            if site.file == file {
+                assert!(site.line >= 1 && site.line <= lines);
+            }
+            assert!(!name.split('/').any(|s| s == ".."), "allowed a '..' name");
+        }
+    };
+    let perms = match Perm::parse(&perm) {
+        Some(p) => vec![p],
+        None => vec![
+            Perm::Read,
+            Perm::Write,
+            Perm::Force,
+            Perm::Create,
+            Perm::Delete,
+        ],
+    };
+    for p in perms {
+        check(parsed.decide(&name, &user, p, refname));
+    }
+    for kind in [
+        UpdateKind::Create,
+        UpdateKind::Delete,
+        UpdateKind::FastForward,
+        UpdateKind::Rewind,
+    ] {
+        check(parsed.decide_update(&name, &user, refname.unwrap_or("refs/heads/main"), kind));
     }
 }
