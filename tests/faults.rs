@@ -8,6 +8,7 @@
 //! behind, moves no ref, leaves `git fsck` clean and no quarantine directory, and
 //! the daemon keeps serving; the client of a broken request gets an error, and
 //! nothing waits without a bound. Each test prints its rows of the fault table.
+#![cfg(unix)]
 
 mod common;
 mod support;

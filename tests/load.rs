@@ -8,6 +8,7 @@
 //! and the daemon's resident memory back near its idle size afterwards. The
 //! figures (requests, failures by cause, idle/peak/final memory, time) are printed.
 //! `scripts/soak.sh` runs the same load for longer.
+#![cfg(unix)]
 
 mod common;
 mod support;

@@ -6,6 +6,7 @@
 //! across the nodes. Asserted: each push is seen by the next look through either
 //! node, nothing is lost (every client's commits on its branch and on the shared
 //! one), `git fsck` is clean, and both nodes really served.
+#![cfg(unix)]
 
 mod common;
 mod support;
