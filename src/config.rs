@@ -504,7 +504,7 @@ type Pairs = Vec<(String, Option<Vec<u8>>)>;
 
 /// The command-line config of `env` in git's order: `GIT_CONFIG_COUNT` pairs, then
 /// `GIT_CONFIG_PARAMETERS`.
-fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
+pub(crate) fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
     let mut pairs = Vec::new();
     if let Some(count) = env.get("GIT_CONFIG_COUNT") {
         let text = String::from_utf8_lossy(count);

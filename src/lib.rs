@@ -11,6 +11,8 @@ pub mod child;
 pub mod config;
 pub mod date;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gitnum;
 pub mod handler;
 pub mod iis;

@@ -165,20 +165,35 @@ pub fn is_git_directory(dir: &Path, env: &Env) -> Result<bool> {
     Ok(is_searchable_dir(&objects)? && is_searchable_dir(&common.join("refs"))?)
 }
 
+/// The largest gitfile git reads (`read_gitfile_gently`'s `max_file_size`).
+const MAX_GITFILE: u64 = 1 << 20;
+
 /// Reads a gitfile (`gitdir: <path>`); errors are git's, as internal errors.
 fn read_gitfile(file: &Path) -> Result<PathBuf> {
+    use std::io::Read;
     let shown = file.display();
-    let data = fs::read(file).map_err(|e| {
+    let fail = |e: std::io::Error, what: &str| {
         if crate::resources::is_exhaustion(&e) {
             crate::resources::unavailable(&format!("reading '{shown}'"), &e)
         } else {
-            HttpError::die(format!("error opening '{shown}': {e}"))
+            HttpError::die(format!("error {what} '{shown}': {e}"))
         }
-    })?;
-    if data.len() > 1 << 20 {
-        return Err(HttpError::die(format!(
-            "too large to be a .git file: '{shown}'"
-        )));
+    };
+    let mut f = fs::File::open(file).map_err(|e| fail(e, "opening"))?;
+    // As git: a file over 1 MiB is refused before it is read (and at most that much
+    // is read, whatever the size claims), so a large file where a repository is
+    // looked for costs no memory.
+    let too_large = || HttpError::die(format!("too large to be a .git file: '{shown}'"));
+    if f.metadata().is_ok_and(|m| m.len() > MAX_GITFILE) {
+        return Err(too_large());
+    }
+    let mut data = Vec::new();
+    (&mut f)
+        .take(MAX_GITFILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| fail(e, "reading"))?;
+    if data.len() as u64 > MAX_GITFILE {
+        return Err(too_large());
     }
     let rest = data
         .strip_prefix(b"gitdir: ")
@@ -480,5 +495,24 @@ mod tests {
             request_path(&env).unwrap_err().log_line(),
             "fatal: '/a/../b': aliased"
         );
+    }
+
+    #[test]
+    fn a_huge_file_where_a_repository_is_looked_for_is_not_read() {
+        // An 8 GiB sparse file named like a repository: refused from its size,
+        // before any of it is read (it used to be read whole into memory).
+        let dir = std::env::temp_dir().join(format!("ghb-gitfile-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.git");
+        fs::File::create(&big).unwrap().set_len(8 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let e = find(big.to_str().unwrap().as_bytes(), &Env::new()).unwrap_err();
+        assert!(
+            e.log_line().contains("too large to be a .git file"),
+            "{}",
+            e.log_line()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
