@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod child;
+pub mod cli;
 pub mod config;
 pub mod date;
 pub mod error;

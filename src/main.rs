@@ -1,39 +1,81 @@
-//! git-http-backend-rs: command line and mode selection.
+//! git-http-backend-rs: mode selection and the command line ([`git_http_backend_rs::cli`]).
 //!
-//! - `git-http-backend-rs serve [--listen ADDR] DIR`: plain-HTTP server (quick start).
-//! - `git-http-backend-rs --listen ADDR`: FastCGI server on that address.
-//! - no arguments: detect CGI or FastCGI from how the web server started us.
+//! Under CGI (a CGI variable set, no socket handed over) the arguments are never
+//! parsed: they come from the query string. Otherwise the command line decides:
+//! `serve DIR`, `access ...`, `help`, or the FastCGI server.
 
+use git_http_backend_rs::cli::{self, Command, Parsed};
 use git_http_backend_rs::{logging, mode, transport};
-
-const USAGE: &str = "usage: git-http-backend-rs                  (CGI or FastCGI, detected)
-       git-http-backend-rs --listen ADDR     (FastCGI server: unix:/path or host:port)
-       git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
+use std::io::Write;
 
 fn main() {
     logging::init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match mode::detect(&args) {
-        Ok(mode::Mode::Cgi) => transport::cgi::run(),
-        Ok(mode::Mode::FastCgi(listen)) => transport::fastcgi::main(listen),
-        Ok(mode::Mode::Serve(args)) => transport::serve::main(&args),
-        Ok(mode::Mode::Help) => {
-            println!("{USAGE}");
-            0
-        }
-        Ok(mode::Mode::Version) => {
-            println!("git-http-backend-rs {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
-        Ok(mode::Mode::Usage) => {
-            eprintln!("{USAGE}");
-            2
-        }
-        Err(e) => {
-            log::error!("fatal: {e}");
-            eprintln!("{USAGE}");
-            2
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    if mode::cgi_request() {
+        return transport::cgi::run();
+    }
+    let cli = match cli::parse_from(std::env::args_os()) {
+        Parsed::Run(cli) => cli,
+        Parsed::Exit {
+            code,
+            stdout,
+            stderr,
+        } => {
+            let _ = std::io::stdout().write_all(stdout.as_bytes());
+            let _ = std::io::stderr().write_all(stderr.as_bytes());
+            return code;
         }
     };
-    std::process::exit(code);
+    if cli.version {
+        print!("{}", cli::version_text());
+        return 0;
+    }
+    match cli.command {
+        Some(Command::Serve(args)) => transport::serve::main(args),
+        Some(Command::Access(args)) => access(args),
+        Some(Command::GenMan { dir }) => match cli::write_man_pages(&dir) {
+            Ok(pages) => {
+                for p in pages {
+                    println!("{}", p.display());
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("fatal: gen-man {}: {e}", dir.display());
+                1
+            }
+        },
+        None => {
+            let given = std::env::args_os().len() > 1;
+            match mode::fastcgi_source(cli.fastcgi.listen.clone()) {
+                Some(source) => {
+                    cli.fastcgi.daemon.apply();
+                    transport::fastcgi::main(cli.fastcgi.listen(source))
+                }
+                None if given => {
+                    eprintln!(
+                        "fatal: no socket to serve: give --listen unix:/path or --listen IP:PORT, \
+                         or start under systemd socket activation or spawn-fcgi\n\
+                         Try '{} --help' for more information.",
+                        cli::NAME
+                    );
+                    2
+                }
+                None => {
+                    let _ = write!(std::io::stderr(), "{}", cli::command().render_help());
+                    2
+                }
+            }
+        }
+    }
+}
+
+/// `access`: explains an ACL decision (the evaluator comes with the ACL work).
+fn access(args: cli::AccessArgs) -> i32 {
+    let _ = args;
+    eprintln!("fatal: access: not built yet: this binary has no ACL evaluator");
+    2
 }

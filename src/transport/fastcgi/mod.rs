@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 /// Runs a FastCGI server until shutdown; returns the exit code.
 pub fn main(listen: Listen) -> i32 {
+    crate::logging::set_daemon();
     crate::child::use_process_groups();
     let allowed_peers = std::env::var("FCGI_WEB_SERVER_ADDRS")
         .ok()

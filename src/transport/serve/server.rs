@@ -3,10 +3,10 @@
 //! graceful stop on Ctrl-C or SIGTERM (no new connections, idle ones closed,
 //! requests in flight get [`DRAIN_TIME`] to finish).
 
-use super::args::Options;
 use super::bridge::{self, BodyReader, HyperSink, ReplyBody};
 use super::cgi_env::{self, ConnInfo};
 use super::discover;
+use crate::cli::ServeArgs;
 use crate::handler;
 use crate::request::{Env, Head, Request};
 use hyper::body::Incoming;
@@ -40,15 +40,18 @@ struct Shared {
 }
 
 /// Runs the server until a stop signal; returns the exit code.
-pub fn run(opts: Options) -> i32 {
-    let root = match std::fs::canonicalize(&opts.root) {
+pub fn run(opts: ServeArgs) -> i32 {
+    let root = match std::fs::canonicalize(&opts.dir) {
         Ok(root) if root.is_dir() => root,
         Ok(root) => {
-            eprintln!("serve: '{}' is not a directory", root.display());
+            log::error!(
+                "fatal: serve: cannot use '{}': not a directory",
+                root.display()
+            );
             return 2;
         }
         Err(e) => {
-            eprintln!("serve: cannot use '{}': {e}", opts.root.display());
+            log::error!("fatal: serve: cannot use '{}': {e}", opts.dir.display());
             return 2;
         }
     };
