@@ -27,6 +27,10 @@ pub struct HttpError {
     pub allow: Option<&'static str>,
     /// Reply body (415 and 413 carry a message; everything else is empty).
     pub body: Vec<u8>,
+    /// Routine for the client, not news for an admin (a dumb client probing for a
+    /// file that may not exist): logged at debug level in the daemons. Under CGI
+    /// the line stays as stock writes it.
+    pub routine: bool,
 }
 
 impl HttpError {
@@ -37,6 +41,7 @@ impl HttpError {
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            routine: false,
         }
     }
 
@@ -86,6 +91,12 @@ impl HttpError {
         e
     }
 
+    /// Marks the error as routine (see [`HttpError::routine`]).
+    pub fn routine(mut self) -> HttpError {
+        self.routine = true;
+        self
+    }
+
     /// True for internal errors (logged with `fatal: `).
     pub fn is_internal(&self) -> bool {
         self.status >= 500
@@ -110,6 +121,39 @@ impl fmt::Display for HttpError {
 }
 
 impl std::error::Error for HttpError {}
+
+/// Set by a daemon that closes connections itself because its shutdown drain time
+/// ran out, so that the requests it cuts off are not logged as clients going away.
+static CUTTING_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that the daemon is now closing the connections of requests still running
+/// (its shutdown wait is over).
+pub fn note_shutdown_cut_off() {
+    CUTTING_OFF.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once [`note_shutdown_cut_off`] was called.
+pub fn shutdown_cut_off() -> bool {
+    CUTTING_OFF.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+impl HttpError {
+    /// The reply could not be written. Normally the client left (`fatal: client
+    /// went away ...`); during a daemon's shutdown, after its wait ran out, the
+    /// server closed the connection itself, which is said as a warning instead.
+    pub fn client_gone(during: Option<&str>, e: &std::io::Error) -> HttpError {
+        let during = during.map(|d| format!(" during {d}")).unwrap_or_default();
+        if shutdown_cut_off() {
+            log::warn!(
+                "request cut off{during}: the server is shutting down and closed the connection"
+            );
+            // Logged above; nothing more to say.
+            HttpError::die("")
+        } else {
+            HttpError::die(format!("client went away{during}: {e}"))
+        }
+    }
+}
 
 /// Shorthand for results in the request path.
 pub type Result<T> = std::result::Result<T, HttpError>;

@@ -52,7 +52,9 @@ pub fn handle(request: Request, sink: &mut dyn ReplySink) -> Outcome {
 pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     let line = e.log_line();
     if !line.is_empty() {
-        if e.is_internal() {
+        if e.routine && crate::logging::is_daemon() {
+            log::debug!("{line}");
+        } else if e.is_internal() {
             log::error!("{line}");
         } else {
             log::warn!("{line}");

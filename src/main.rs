@@ -49,6 +49,7 @@ fn run() -> i32 {
             }
         },
         None => {
+            logging::set_daemon();
             let given = std::env::args_os().len() > 1;
             match mode::fastcgi_source(cli.fastcgi.listen.clone()) {
                 Some(source) => {

@@ -166,6 +166,7 @@ async fn serve(root: std::path::PathBuf, listen: String) -> i32 {
             conns.len(),
             DRAIN_TIME.as_secs()
         );
+        crate::error::note_shutdown_cut_off();
         conns.shutdown().await;
     }
     0
@@ -236,6 +237,8 @@ async fn serve_conn(
         Err(e) if e.is_incomplete_message() => {
             log::info!("serve: connection from {}: {e}", conn.peer)
         }
+        // We closed it ourselves: the shutdown wait ran out (the request says so).
+        Err(_) if crate::error::shutdown_cut_off() => {}
         Err(e) => log::warn!("serve: connection from {}: {e}", conn.peer),
     }
 }
