@@ -25,12 +25,14 @@ pub struct HttpError {
     pub message: String,
     /// Extra headers after the no-cache ones (`Allow` on 405).
     pub allow: Option<&'static str>,
-    /// Reply body (415 and 413 carry a message; everything else is empty).
+    /// Reply body (415, 413 and 503 carry a message; everything else is empty).
     pub body: Vec<u8>,
     /// Routine for the client, not news for an admin (a dumb client probing for a
     /// file that may not exist): logged at debug level in the daemons. Under CGI
     /// the line stays as stock writes it.
     pub routine: bool,
+    /// `Retry-After` seconds (503 only).
+    pub retry_after: Option<u32>,
 }
 
 impl HttpError {
@@ -42,6 +44,7 @@ impl HttpError {
             allow: None,
             body: Vec::new(),
             routine: false,
+            retry_after: None,
         }
     }
 
@@ -97,6 +100,15 @@ impl HttpError {
         self
     }
 
+    /// 503 Service Unavailable with `Retry-After`: overload or exhausted resources,
+    /// decided before any work. The body is a line git shows the user.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> HttpError {
+        let mut e = HttpError::new(503, "Service Unavailable", message);
+        e.retry_after = Some(retry_after);
+        e.body = format!("server busy; retry in {retry_after} seconds\n").into_bytes();
+        e
+    }
+
     /// True for internal errors (logged with `fatal: `).
     pub fn is_internal(&self) -> bool {
         self.status >= 500
@@ -106,6 +118,8 @@ impl HttpError {
     pub fn log_line(&self) -> String {
         if self.message.is_empty() {
             String::new()
+        } else if self.status == 503 {
+            self.message.clone()
         } else if self.is_internal() || self.status == 413 || self.status == 400 {
             format!("fatal: {}", self.message)
         } else {

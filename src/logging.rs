@@ -20,6 +20,10 @@
 //! assert_eq!(line, "1970-01-01T00:00:00.000Z git-http-backend-rs[7]: warning: no socket");
 //! assert_eq!(daemon_line(Stamp::Journal, log::Level::Error, "fatal: x"), "fatal: x");
 //! ```
+//!
+//! `GIT_HTTP_BACKEND_LOG_FILE`, if set, appends the lines to that file instead: for
+//! IIS, where standard error is an invalid handle (lines written there are
+//! dropped) and FCGI_STDERR would turn replies into 500s.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -30,7 +34,23 @@ static STYLE: AtomicU8 = AtomicU8::new(0);
 /// Installs the logger once; later calls do nothing.
 pub fn init() {
     let filter = std::env::var("GIT_HTTP_BACKEND_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = env_logger::Builder::new()
+    let mut builder = env_logger::Builder::new();
+    if let Some(path) = std::env::var_os("GIT_HTTP_BACKEND_LOG_FILE").filter(|p| !p.is_empty()) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                builder.target(env_logger::Target::Pipe(Box::new(f)));
+            }
+            Err(e) => eprintln!(
+                "git-http-backend-rs: cannot open GIT_HTTP_BACKEND_LOG_FILE {}: {e}",
+                std::path::Path::new(&path).display()
+            ),
+        }
+    }
+    let _ = builder
         .parse_filters(&filter)
         .format(|buf, record| {
             let message = record.args().to_string();

@@ -14,6 +14,10 @@ fn main() {
 }
 
 fn run() -> i32 {
+    #[cfg(windows)]
+    if let Some(listen) = mode::iis_listen() {
+        return transport::fastcgi::main(listen);
+    }
     if mode::cgi_request() {
         return transport::cgi::run();
     }
@@ -74,9 +78,13 @@ fn run() -> i32 {
     }
 }
 
-/// `access`: explains an ACL decision (the evaluator comes with the ACL work).
+/// `access`: explains an ACL decision (exit 0 allowed, 1 denied, 2 bad file).
 fn access(args: cli::AccessArgs) -> i32 {
-    let _ = args;
-    eprintln!("fatal: access: not built yet: this binary has no ACL evaluator");
-    2
+    git_http_backend_rs::policy::acl::access_main(
+        args.acl.as_deref(),
+        &args.repo,
+        &args.user,
+        &args.perm,
+        args.refname.as_deref(),
+    )
 }

@@ -14,6 +14,13 @@
 //!    mod_cgid) is not this case.
 //! 5. Otherwise: usage.
 //!
+//! On Windows, before all of these: standard input is the server end of a named
+//! pipe and `_FCGI_X_PIPE_` is set or standard output and error are invalid: IIS's
+//! FastCGI module (or mod_fcgid) started us, FastCGI on that pipe
+//! ([`Source::StdinPipe`], one connection at a time; [`iis_listen`]). Arguments
+//! other than `--idle-timeout` are ignored there (IIS passes the handler's
+//! `arguments`).
+//!
 //! The command line itself is [`crate::cli`]; this module parses the values it
 //! takes (addresses, modes) and picks the socket ([`fastcgi_source`]).
 //!
@@ -56,6 +63,8 @@ pub enum Source {
     Tcp(SocketAddr),
     /// A listening socket inherited on this file descriptor (0 or 3).
     Inherited(i32),
+    /// Windows: the named pipe IIS hands over as standard input.
+    StdinPipe,
 }
 
 /// Who owns a unix socket we bind (`--socket-owner`, `--socket-group`): names or
@@ -158,6 +167,33 @@ fn activated_fds() -> u32 {
         .ok()
         .and_then(|n| n.trim().parse::<u32>().ok())
         .unwrap_or(0)
+}
+
+/// Windows: IIS (or mod_fcgid) handed us its named pipe on standard input: the
+/// FastCGI setup for it, one connection at a time. Only `--idle-timeout` is read
+/// from the arguments (IIS passes the handler's `arguments`); anything else there
+/// is ignored.
+#[cfg(windows)]
+pub fn iis_listen() -> Option<Listen> {
+    crate::os::iis_pipe()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let idle = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--idle-timeout") {
+            Some("") => args.get(i + 1).and_then(|v| parse_seconds(v).ok()),
+            Some(rest) => rest.strip_prefix('=').and_then(|v| parse_seconds(v).ok()),
+            None => None,
+        })
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    log::debug!("mode: FastCGI on the named pipe on standard input (IIS)");
+    Some(Listen {
+        source: Source::StdinPipe,
+        socket_mode: None,
+        ownership: SocketOwnership::default(),
+        max_connections: 1,
+        idle_timeout: (idle > 0).then(|| std::time::Duration::from_secs(idle)),
+    })
 }
 
 /// True when this process serves one CGI request: a CGI variable is set and no

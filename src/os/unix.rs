@@ -255,3 +255,13 @@ pub fn user_id(name: &str) -> io::Result<Option<u32>> {
 pub fn group_id(name: &str) -> io::Result<Option<u32>> {
     lookup_id(name, true)
 }
+
+/// True if `e` is the system running out of something that comes back by itself:
+/// file descriptors (`EMFILE`, `ENFILE`), processes or threads (`EAGAIN`), memory
+/// (`ENOMEM`).
+pub fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::EAGAIN) | Some(libc::ENOMEM)
+    )
+}
