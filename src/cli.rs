@@ -109,6 +109,26 @@ pub struct DaemonArgs {
     /// Realm named in Basic auth challenges (GIT_HTTP_AUTH_REALM)
     #[arg(long, value_name = "REALM")]
     pub auth_realm: Option<String>,
+    /// Access log, one JSON line per request: a file, or - for stderr
+    /// (GIT_HTTP_ACCESS_LOG) [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+    /// git processes running at once, in all; more wait or get 503
+    /// (GIT_HTTP_MAX_GIT) [default: 4 x CPUs, within 8..64]
+    #[arg(long, value_name = "N", value_parser = mode::parse_max_connections)]
+    pub max_git: Option<usize>,
+    /// git processes running at once for one repository
+    /// (GIT_HTTP_MAX_GIT_PER_REPO) [default: half of --max-git]
+    #[arg(long, value_name = "N", value_parser = mode::parse_max_connections)]
+    pub max_git_per_repo: Option<usize>,
+    /// Requests that may wait for a slot of one repository, 0: none wait
+    /// (GIT_HTTP_MAX_QUEUE) [default: 32]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64))]
+    pub max_queue: Option<u64>,
+    /// Seconds a request waits for a slot before it gets 503
+    /// (GIT_HTTP_MAX_QUEUE_WAIT) [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = mode::parse_seconds)]
+    pub max_queue_wait: Option<u64>,
 }
 
 impl DaemonArgs {
@@ -123,6 +143,23 @@ impl DaemonArgs {
         }
         if let Some(realm) = &self.auth_realm {
             vars.push(("GIT_HTTP_AUTH_REALM", realm.into()));
+        }
+        if let Some(file) = &self.access_log {
+            vars.push(("GIT_HTTP_ACCESS_LOG", file.clone().into_os_string()));
+        }
+        let numbers = [
+            ("GIT_HTTP_MAX_GIT", self.max_git.map(|n| n as u64)),
+            (
+                "GIT_HTTP_MAX_GIT_PER_REPO",
+                self.max_git_per_repo.map(|n| n as u64),
+            ),
+            ("GIT_HTTP_MAX_QUEUE", self.max_queue),
+            ("GIT_HTTP_MAX_QUEUE_WAIT", self.max_queue_wait),
+        ];
+        for (name, value) in numbers {
+            if let Some(n) = value {
+                vars.push((name, n.to_string().into()));
+            }
         }
         vars
     }
@@ -488,6 +525,14 @@ mod tests {
         assert_eq!(
             s.daemon.env_vars(),
             vec![("GIT_HTTP_ACL_FILE", OsString::from("/a"))]
+        );
+        let f = run(&["--listen", "unix:/s", "--max-git", "8", "--access-log", "-"]).fastcgi;
+        assert_eq!(
+            f.daemon.env_vars(),
+            vec![
+                ("GIT_HTTP_ACCESS_LOG", OsString::from("-")),
+                ("GIT_HTTP_MAX_GIT", OsString::from("8"))
+            ]
         );
     }
 
