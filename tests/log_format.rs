@@ -253,3 +253,74 @@ fn serve_lines_carry_time_and_pid() {
         assert!(stamped(line), "not in the daemon form: {line:?}");
     }
 }
+
+/// At shutdown, `serve` closes connections still busy after its drain time: that
+/// is logged as our own doing, not as `fatal: client went away`.
+#[test]
+fn serve_shutdown_cut_off_is_not_a_client_going_away() {
+    let root = TempDir::new("log-shutdown");
+    common::git(&root.0, &["init", "-q", "--bare", "r.git"]);
+    let pack = root
+        .0
+        .join("r.git/objects/pack")
+        .join(format!("pack-{}.pack", "0".repeat(40)));
+    std::fs::create_dir_all(pack.parent().unwrap()).unwrap();
+    std::fs::write(&pack, vec![0u8; 64 << 20]).unwrap();
+    let log = root.0.join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(&root.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut banner = String::new();
+    let mut buf = [0u8; 1];
+    while !banner.ends_with('\n') {
+        assert_eq!(stdout.read(&mut buf).unwrap(), 1, "serve printed no banner");
+        banner.push(buf[0] as char);
+    }
+    let server = Serve(child, log.clone());
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    // A client that asks for the big file, reads a little, then stalls.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    write!(
+        slow,
+        "GET /r.git/objects/pack/pack-{}.pack HTTP/1.1\r\nHost: x\r\n\r\n",
+        "0".repeat(40)
+    )
+    .unwrap();
+    let mut head = [0u8; 512];
+    assert!(slow.read(&mut head).unwrap() > 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // serve waits DRAIN_TIME (10 s), then closes the busy connection and exits.
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "serve did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(slow);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("client went away"), "{text}");
+    assert!(
+        text.lines().any(|l| stamped(l)
+            && l.contains("]: warning: request cut off: the server is shutting down")),
+        "{text}"
+    );
+}
