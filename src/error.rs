@@ -29,6 +29,10 @@ pub struct HttpError {
     pub body: Vec<u8>,
     /// `WWW-Authenticate` value of a 401 (the built-in Basic auth's challenge).
     pub challenge: Option<String>,
+    /// Routine for the client, not news for an admin (a dumb client probing for a
+    /// file that may not exist): logged at debug level in the daemons. Under CGI
+    /// the line stays as stock writes it.
+    pub routine: bool,
     /// `Retry-After` seconds (503 only).
     pub retry_after: Option<u32>,
 }
@@ -42,6 +46,7 @@ impl HttpError {
             allow: None,
             body: Vec::new(),
             challenge: None,
+            routine: false,
             retry_after: None,
         }
     }
@@ -100,6 +105,12 @@ impl HttpError {
         e
     }
 
+    /// Marks the error as routine (see [`HttpError::routine`]).
+    pub fn routine(mut self) -> HttpError {
+        self.routine = true;
+        self
+    }
+
     /// 503 Service Unavailable with `Retry-After`: overload or exhausted resources,
     /// decided before any work. The body is a line git shows the user.
     pub fn unavailable(message: impl Into<String>, retry_after: u32) -> HttpError {
@@ -135,6 +146,39 @@ impl fmt::Display for HttpError {
 }
 
 impl std::error::Error for HttpError {}
+
+/// Set by a daemon that closes connections itself because its shutdown drain time
+/// ran out, so that the requests it cuts off are not logged as clients going away.
+static CUTTING_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that the daemon is now closing the connections of requests still running
+/// (its shutdown wait is over).
+pub fn note_shutdown_cut_off() {
+    CUTTING_OFF.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once [`note_shutdown_cut_off`] was called.
+pub fn shutdown_cut_off() -> bool {
+    CUTTING_OFF.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+impl HttpError {
+    /// The reply could not be written. Normally the client left (`fatal: client
+    /// went away ...`); during a daemon's shutdown, after its wait ran out, the
+    /// server closed the connection itself, which is said as a warning instead.
+    pub fn client_gone(during: Option<&str>, e: &std::io::Error) -> HttpError {
+        let during = during.map(|d| format!(" during {d}")).unwrap_or_default();
+        if shutdown_cut_off() {
+            log::warn!(
+                "request cut off{during}: the server is shutting down and closed the connection"
+            );
+            // Logged above; nothing more to say.
+            HttpError::die("")
+        } else {
+            HttpError::die(format!("client went away{during}: {e}"))
+        }
+    }
+}
 
 /// Shorthand for results in the request path.
 pub type Result<T> = std::result::Result<T, HttpError>;

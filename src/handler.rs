@@ -88,7 +88,9 @@ impl Read for CountingReader {
 pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     let line = e.log_line();
     if !line.is_empty() {
-        if e.is_internal() {
+        if e.routine && crate::logging::is_daemon() {
+            log::debug!("{line}");
+        } else if e.is_internal() {
             log::error!("{line}");
         } else {
             log::warn!("{line}");

@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod body;
 pub mod child;
+pub mod cli;
 pub mod config;
 pub mod date;
 pub mod error;

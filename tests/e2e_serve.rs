@@ -591,7 +591,7 @@ fn bad_arguments_exit_2() {
         assert_eq!(out.status.code(), Some(2), "serve {args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("usage:") || stderr.contains("cannot use"),
+            stderr.contains("fatal: ") && stderr.lines().count() <= 3,
             "serve {args:?}: {stderr}"
         );
     }

@@ -3,6 +3,7 @@
 //! the stable toolchain: every file must pass without a panic, and each entry
 //! function asserts its parser's invariants (round trips, ranges). Files named
 //! `regression-*` are inputs that once crashed a target.
+#![cfg(unix)]
 
 use git_http_backend_rs::fuzzing::TARGETS;
 use std::path::Path;

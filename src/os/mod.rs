@@ -16,6 +16,19 @@ pub use windows::*;
 
 use std::ffi::OsString;
 
+/// Sets variables in the process environment (the daemon options that are
+/// aliases of environment variables, such as `--acl FILE`).
+///
+/// Must be called before the process starts any thread (`main` does, right after
+/// parsing the command line).
+pub fn set_env_vars(vars: &[(&str, OsString)]) {
+    for (name, value) in vars {
+        // SAFETY: called from `main` before any other thread exists, so no thread
+        // can read the environment concurrently.
+        unsafe { std::env::set_var(name, value) };
+    }
+}
+
 /// The process environment as byte pairs.
 pub fn env_bytes() -> Vec<(Vec<u8>, Vec<u8>)> {
     std::env::vars_os()

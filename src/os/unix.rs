@@ -197,6 +197,65 @@ pub fn remove_env_vars(names: &[&str]) {
     }
 }
 
+/// What a user or group name lookup found.
+fn lookup_id(name: &str, group: bool) -> io::Result<Option<u32>> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in the name"))?;
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        let (rc, id, missing) = if group {
+            // SAFETY: grp is a zeroed plain C struct that getgrnam_r fills; cname is a
+            // NUL-terminated string; buf is writable for buf.len() bytes and outlives
+            // the call; result receives either NULL or &grp. We read only gr_gid, a
+            // plain integer, and keep no pointer into buf.
+            unsafe {
+                let mut grp: libc::group = std::mem::zeroed();
+                let mut result: *mut libc::group = std::ptr::null_mut();
+                let rc = libc::getgrnam_r(
+                    cname.as_ptr(),
+                    &mut grp,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                );
+                (rc, grp.gr_gid, result.is_null())
+            }
+        } else {
+            // SAFETY: as above, for getpwnam_r and struct passwd; we read only pw_uid.
+            unsafe {
+                let mut pwd: libc::passwd = std::mem::zeroed();
+                let mut result: *mut libc::passwd = std::ptr::null_mut();
+                let rc = libc::getpwnam_r(
+                    cname.as_ptr(),
+                    &mut pwd,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                );
+                (rc, pwd.pw_uid, result.is_null())
+            }
+        };
+        match rc {
+            0 if missing => return Ok(None),
+            0 => return Ok(Some(id)),
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            // Some libcs report "not found" as one of these instead of 0 + NULL.
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(None),
+            errno => return Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
+/// The uid of the user `name` (from the passwd database, NSS included).
+pub fn user_id(name: &str) -> io::Result<Option<u32>> {
+    lookup_id(name, false)
+}
+
+/// The gid of the group `name` (from the group database, NSS included).
+pub fn group_id(name: &str) -> io::Result<Option<u32>> {
+    lookup_id(name, true)
+}
+
 /// True if `e` is the system running out of something that comes back by itself:
 /// file descriptors (`EMFILE`, `ENFILE`), processes or threads (`EAGAIN`), memory
 /// (`ENOMEM`).

@@ -62,23 +62,6 @@ pub struct Subject {
     pub repo_names: Vec<String>,
 }
 
-/// Daemon options (`serve`, the FastCGI server) that are thin aliases for a
-/// setting: each sets its variable in the daemon's base environment, so every
-/// request sees it unless a FastCGI param overrides it.
-pub const SETTING_OPTIONS: &[(&str, &str)] = &[
-    ("--acl", "GIT_HTTP_ACL_FILE"),
-    ("--auth-file", "GIT_HTTP_AUTH_FILE"),
-    ("--auth-realm", "GIT_HTTP_AUTH_REALM"),
-];
-
-/// The variable a [`SETTING_OPTIONS`] option sets.
-pub fn setting_variable(option: &str) -> Option<&'static str> {
-    SETTING_OPTIONS
-        .iter()
-        .find(|(o, _)| *o == option)
-        .map(|(_, v)| *v)
-}
-
 /// The ACL file named by the request environment (`GIT_HTTP_ACL_FILE`).
 pub fn acl_file(env: &Env) -> Option<PathBuf> {
     env.get_nonempty("GIT_HTTP_ACL_FILE")

@@ -235,6 +235,8 @@ pub fn local_file(
         Some(rest) => ctx.repo.objects_dir.join(crate::os::bytes_to_os(rest)),
         None => ctx.repo.git_dir.join(crate::os::bytes_to_os(&ctx.arg)),
     };
+    // Dumb clients ask for files that may well be missing (http-alternates, loose
+    // objects that are packed): routine, not worth an admin's attention.
     let mut file = File::open(&path).map_err(|e| {
         if crate::resources::is_exhaustion(&e) {
             return crate::resources::unavailable(&format!("opening '{}'", path.display()), &e);
@@ -244,6 +246,7 @@ pub fn local_file(
             path.display(),
             strerror(&e)
         ))
+        .routine()
     })?;
     let meta = file
         .metadata()
@@ -272,10 +275,9 @@ pub fn local_file(
             break;
         }
         resp.write_body(&buf[..n])
-            .map_err(|e| HttpError::die(format!("client went away: {e}")))?;
+            .map_err(|e| HttpError::client_gone(None, &e))?;
     }
-    resp.flush()
-        .map_err(|e| HttpError::die(format!("client went away: {e}")))?;
+    resp.flush().map_err(|e| HttpError::client_gone(None, &e))?;
     Ok(0)
 }
 

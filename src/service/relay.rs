@@ -109,9 +109,7 @@ pub fn run(
         if let Err(e) = resp.write_body(&buf[..n]).and_then(|_| resp.flush()) {
             resp.set_git_exit(-1);
             abandon(child, stdout);
-            return Err(HttpError::die(format!(
-                "client went away during git-{service}: {e}"
-            )));
+            return Err(HttpError::client_gone(Some(&format!("git-{service}")), &e));
         }
     }
     let _ = resp.flush();

@@ -5,48 +5,6 @@
 use super::{Acl, Perm, repo_name};
 use std::path::{Path, PathBuf};
 
-/// The usage line of the `access` command.
-pub const ACCESS_USAGE: &str = "usage: git-http-backend-rs access [--acl FILE] REPO USER PERM [REF]
-  PERM: R, W, +, C or D; REF defaults to `any` (deny rules skipped unless deny-rules);
-  FILE defaults to $GIT_HTTP_ACL_FILE. Exit: 0 allowed, 1 denied, 2 bad file or arguments.";
-
-/// Runs `access` with the words after `access` on the command line.
-pub fn access_command(args: &[String]) -> i32 {
-    let mut acl: Option<PathBuf> = None;
-    let mut rest: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        if let Some(v) = arg.strip_prefix("--acl=") {
-            acl = Some(PathBuf::from(v));
-        } else if arg == "--acl" {
-            i += 1;
-            let Some(v) = args.get(i) else {
-                eprintln!("access: --acl needs a file\n{ACCESS_USAGE}");
-                return 2;
-            };
-            acl = Some(PathBuf::from(v));
-        } else if arg == "-h" || arg == "--help" {
-            println!("{ACCESS_USAGE}");
-            return 0;
-        } else if arg.starts_with("--") {
-            eprintln!("access: unknown option {arg}\n{ACCESS_USAGE}");
-            return 2;
-        } else {
-            rest.push(arg);
-        }
-        i += 1;
-    }
-    match rest.as_slice() {
-        [repo, user, perm] => access_main(acl.as_deref(), repo, user, perm, None),
-        [repo, user, perm, refname] => access_main(acl.as_deref(), repo, user, perm, Some(refname)),
-        _ => {
-            eprintln!("access: expected REPO USER PERM [REF]\n{ACCESS_USAGE}");
-            2
-        }
-    }
-}
-
 /// Decides one question and prints the verdict with the deciding rule's
 /// `file:line` (or that no rule matched) on stdout. `acl_file` defaults to
 /// `$GIT_HTTP_ACL_FILE`; `refname` `None` or `any` is gitolite's `any`. Returns the

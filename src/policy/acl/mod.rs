@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cache::load_cached;
-pub use cli::{ACCESS_USAGE, access_command, access_main};
+pub use cli::access_main;
 
 /// A permission asked for, as gitolite names them: `R`, `W`, `+`, `C`, `D`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

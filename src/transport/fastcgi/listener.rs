@@ -4,7 +4,7 @@
 
 use super::conn::Closer;
 use super::server::{Accepted, Acceptor};
-use crate::mode::{Listen, Source};
+use crate::mode::{Listen, SocketOwnership, Source};
 use crate::os::InheritedListener;
 use anyhow::{Context, bail};
 use std::io;
@@ -45,22 +45,127 @@ fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(path).with_context(|| format!("removing stale socket {}", path.display()))
 }
 
+/// The first socket-file option given, for an error when there is no socket file.
+fn only_for_bound_unix(listen: &Listen) -> Option<&'static str> {
+    if listen.socket_mode.is_some() {
+        Some("--socket-mode")
+    } else if listen.ownership.owner.is_some() {
+        Some("--socket-owner")
+    } else if listen.ownership.group.is_some() {
+        Some("--socket-group")
+    } else {
+        None
+    }
+}
+
+/// A user or group given by name or as a numeric id.
+fn resolve_id(
+    option: &str,
+    value: &str,
+    what: &str,
+    lookup: fn(&str) -> std::io::Result<Option<u32>>,
+) -> anyhow::Result<u32> {
+    if let Ok(id) = value.parse::<u32>() {
+        return Ok(id);
+    }
+    match lookup(value) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => bail!("{option} {value}: no such {what} (give a name or a numeric id)"),
+        Err(e) => bail!("{option} {value}: cannot look up the {what}: {e}"),
+    }
+}
+
+/// `--socket-owner` and `--socket-group` as ids.
+fn resolve_ownership(o: &SocketOwnership) -> anyhow::Result<(Option<u32>, Option<u32>)> {
+    let uid = match &o.owner {
+        Some(v) => Some(resolve_id("--socket-owner", v, "user", crate::os::user_id)?),
+        None => None,
+    };
+    let gid = match &o.group {
+        Some(v) => Some(resolve_id(
+            "--socket-group",
+            v,
+            "group",
+            crate::os::group_id,
+        )?),
+        None => None,
+    };
+    Ok((uid, gid))
+}
+
+/// Gives the socket file its owner and group (std's `chown`, which is `chown(2)`:
+/// changing the owner needs root; changing the group needs root, or owning the file
+/// and being a member of the group).
+fn set_ownership(
+    path: &Path,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    o: &SocketOwnership,
+) -> anyhow::Result<()> {
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, uid, gid).map_err(|e| {
+        let what = match (&o.owner, &o.group) {
+            (Some(u), Some(g)) => format!("--socket-owner {u} --socket-group {g}"),
+            (Some(u), None) => format!("--socket-owner {u}"),
+            (None, Some(g)) => format!("--socket-group {g}"),
+            (None, None) => String::new(),
+        };
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            if uid.is_some() {
+                "; changing the owner needs root"
+            } else {
+                "; changing the group needs root, or a server running as a member of that group"
+            }
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{what}: cannot apply it to {}: {e}{hint}", path.display())
+    })
+}
+
 impl Listener {
     /// Binds or takes over the socket `listen` names.
     pub fn open(listen: &Listen) -> anyhow::Result<Listener> {
         let listener = match &listen.source {
             Source::Unix(path) => {
                 remove_stale_socket(path)?;
+                // Names are resolved before binding, so a typo leaves no socket behind.
+                let (uid, gid) = resolve_ownership(&listen.ownership)?;
                 let l = UnixListener::bind(path)
                     .with_context(|| format!("binding unix socket {}", path.display()))?;
-                if let Some(mode) = listen.socket_mode {
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                        .with_context(|| format!("setting mode {mode:o} on {}", path.display()))?;
+                // Owner and mode are set before the first accept: a web server that
+                // connects early meets the final permissions (or is refused).
+                if let Err(e) = set_ownership(path, uid, gid, &listen.ownership) {
+                    let _ = std::fs::remove_file(path);
+                    return Err(e);
+                }
+                if let Some(mode) = listen.socket_mode
+                    && let Err(e) =
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                {
+                    let _ = std::fs::remove_file(path);
+                    bail!(
+                        "--socket-mode {mode:o}: cannot set it on {}: {e}",
+                        path.display()
+                    );
                 }
                 Listener::Unix {
                     listener: l,
                     remove: Some(path.clone()),
                 }
+            }
+            Source::Tcp(_) | Source::Inherited(_) if only_for_bound_unix(listen).is_some() => {
+                bail!(
+                    "{}: applies only to a unix socket bound with --listen unix:/path{}",
+                    only_for_bound_unix(listen).unwrap_or_default(),
+                    if matches!(listen.source, Source::Inherited(_)) {
+                        " (for an inherited socket, set it where the socket is made: systemd's SocketUser=/SocketGroup=/SocketMode=, spawn-fcgi's -U/-G/-M)"
+                    } else {
+                        ""
+                    }
+                );
             }
             Source::Tcp(addr) => {
                 Listener::Tcp(TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?)

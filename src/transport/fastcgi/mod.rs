@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 /// Runs a FastCGI server until shutdown; returns the exit code.
 pub fn main(listen: Listen) -> i32 {
+    crate::logging::set_daemon();
     crate::child::use_process_groups();
     if let Err(e) = crate::os::raise_nofile_limit() {
         log::warn!("cannot raise the open-file limit: {e}");
@@ -28,10 +29,7 @@ pub fn main(listen: Listen) -> i32 {
     let allowed_peers = std::env::var("FCGI_WEB_SERVER_ADDRS")
         .ok()
         .map(|v| server::parse_web_server_addrs(&v));
-    let mut base_env = Env::daemon_base();
-    for (name, value) in &listen.settings {
-        base_env.set(name, value);
-    }
+    let base_env = Env::daemon_base();
     let cfg = server::ServerConfig {
         max_connections: listen.max_connections,
         base_env: Arc::new(base_env),

@@ -285,14 +285,15 @@ pub fn run(
         }
         let now = Instant::now();
         if now >= deadline {
-            log::error!(
+            crate::error::note_shutdown_cut_off();
+            log::warn!(
                 "{} FastCGI connection(s) still busy {}s after SIGTERM; exiting anyway",
                 reg.conns.len(),
                 DRAIN_TIMEOUT.as_secs()
             );
             let killed = crate::child::kill_all();
             if killed > 0 {
-                log::error!("killed {killed} git process(es) of those requests");
+                log::warn!("killed {killed} git process(es) of those requests");
             }
             break;
         }

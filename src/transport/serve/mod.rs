@@ -6,31 +6,20 @@
 //! blocking thread, and the reply streams back through bounded channels
 //! ([`bridge`]). There is no TLS and no authentication in this mode.
 //!
-//! - [`args`]: the command line.
 //! - [`cgi_env`]: HTTP request -> CGI meta-variables.
 //! - [`bridge`]: the blocking body reader and the streaming reply sink.
 //! - [`discover`]: the repositories under `DIR`, for the start-up banner.
 //! - [`server`]: the accept loop, connections and graceful shutdown.
 
-pub mod args;
 pub mod bridge;
 pub mod cgi_env;
 pub mod discover;
 pub mod server;
 
-/// `serve [--listen ADDR] DIR`; returns the exit code (2 for bad arguments).
-pub fn main(args: &[String]) -> i32 {
+/// `serve [--listen HOST:PORT] DIR`; returns the exit code (2 for a bad DIR).
+pub fn main(args: crate::cli::ServeArgs) -> i32 {
+    crate::logging::set_daemon();
     crate::child::use_process_groups();
-    let opts = match args::parse(args) {
-        Ok(opts) => opts,
-        Err(args::ArgError::Help) => {
-            println!("{}", args::USAGE);
-            return 0;
-        }
-        Err(args::ArgError::Bad(msg)) => {
-            eprintln!("serve: {msg}\n{}", args::USAGE);
-            return 2;
-        }
-    };
-    server::run(opts)
+    args.daemon.apply();
+    server::run(args)
 }

@@ -10,10 +10,10 @@
 //! plus one second per `GIT_HTTP_BODY_MIN_RATE` bytes, default 500), so a client
 //! that sends one byte a minute is dropped instead of holding a slot.
 
-use super::args::Options;
 use super::bridge::{self, BodyLimits, BodyReader, HyperSink, ReplyBody};
 use super::cgi_env::{self, ConnInfo};
 use super::discover;
+use crate::cli::ServeArgs;
 use crate::handler;
 use crate::request::{Env, Head, Request};
 use hyper::body::Incoming;
@@ -77,16 +77,35 @@ fn timeouts(base: &Env) -> Result<(BodyLimits, Duration), String> {
     Ok((limits, Duration::from_secs(header)))
 }
 
+/// The default cap on connections served at once. Unlike the FastCGI server's (the
+/// web server in front multiplexes clients onto few connections), `serve` faces
+/// clients directly, so its cap is that of a web server (nginx's
+/// `worker_connections`); lowered at start if the open-file limit is too small.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// The connection cap to use: the one asked for, else [`DEFAULT_MAX_CONNECTIONS`]
+/// within what the open-file limit `nofile` leaves (a quarter kept for git's pipes,
+/// repository files and the runtime).
+pub fn effective_max_connections(asked: Option<usize>, nofile: u64) -> usize {
+    asked.unwrap_or_else(|| {
+        let room = (nofile.saturating_sub(64) * 3 / 4) as usize;
+        DEFAULT_MAX_CONNECTIONS.min(room).max(16)
+    })
+}
+
 /// Runs the server until a stop signal; returns the exit code.
-pub fn run(opts: Options) -> i32 {
-    let root = match std::fs::canonicalize(&opts.root) {
+pub fn run(opts: ServeArgs) -> i32 {
+    let root = match std::fs::canonicalize(&opts.dir) {
         Ok(root) if root.is_dir() => root,
         Ok(root) => {
-            eprintln!("serve: '{}' is not a directory", root.display());
+            log::error!(
+                "fatal: serve: cannot use '{}': not a directory",
+                root.display()
+            );
             return 2;
         }
         Err(e) => {
-            eprintln!("serve: cannot use '{}': {e}", opts.root.display());
+            log::error!("fatal: serve: cannot use '{}': {e}", opts.dir.display());
             return 2;
         }
     };
@@ -101,10 +120,7 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let mut base = Env::daemon_base();
-    for (name, value) in &opts.settings {
-        base.set(name, value);
-    }
+    let base = Env::daemon_base();
     let (body_limits, header_timeout) = match timeouts(&base) {
         Ok(t) => t,
         Err(e) => {
@@ -122,7 +138,7 @@ pub fn run(opts: Options) -> i32 {
         log::warn!("serve: cannot raise the open-file limit: {e}");
         1024
     });
-    let max_connections = super::args::effective_max_connections(opts.max_connections, nofile);
+    let max_connections = effective_max_connections(opts.max_connections, nofile);
     log::info!("serve: at most {max_connections} connections (open-file limit {nofile})");
     let code = runtime.block_on(serve(root, opts.listen, max_connections, shared));
     // Handler threads still running end when their client writes fail; do not
@@ -259,6 +275,7 @@ async fn serve(
             conns.len(),
             DRAIN_TIME.as_secs()
         );
+        crate::error::note_shutdown_cut_off();
         conns.shutdown().await;
     }
     0
@@ -330,6 +347,8 @@ async fn serve_conn(
         Err(e) if e.is_incomplete_message() => {
             log::info!("serve: connection from {}: {e}", conn.peer)
         }
+        // We closed it ourselves: the shutdown wait ran out (the request says so).
+        Err(_) if crate::error::shutdown_cut_off() => {}
         Err(e) => log::warn!("serve: connection from {}: {e}", conn.peer),
     }
 }
