@@ -40,6 +40,10 @@ pub struct HttpConfig {
     pub uploadarchive: Option<bool>,
     /// `http.maxrequestbuffer` in bytes (None: not set).
     pub max_request_buffer: Option<u64>,
+    /// `http.lfs` (ours, not git's): serve the Git LFS API for this repository.
+    /// `None` when unset; a value that is not a boolean is `Some(false)` (off is
+    /// the safe reading) with a warning, so it never breaks git's own requests.
+    pub lfs: Option<bool>,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +54,7 @@ impl Default for HttpConfig {
             receivepack: None,
             uploadarchive: None,
             max_request_buffer: None,
+            lfs: None,
         }
     }
 }
@@ -62,13 +67,14 @@ type Found = (Option<Vec<u8>>, Option<PathBuf>);
 /// `env`. A malformed value is an internal error, as in git.
 pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
     let file = read(Some(git_dir), env)?;
-    let mut last: [Option<Found>; 5] = Default::default();
-    const KEYS: [&str; 5] = [
+    let mut last: [Option<Found>; 6] = Default::default();
+    const KEYS: [&str; 6] = [
         "getanyfile",
         "uploadpack",
         "receivepack",
         "uploadarchive",
         "maxrequestbuffer",
+        "lfs",
     ];
     if let Some(sections) = file.sections_by_name("http") {
         for section in sections.filter(|s| s.header().subsection_name().is_none()) {
@@ -98,12 +104,20 @@ pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
             git_dir,
         )?),
     };
+    let uploadpack = boolean(1)?;
+    let receivepack = boolean(2)?;
+    let uploadarchive = boolean(3)?;
+    let lfs = boolean(5).unwrap_or_else(|e| {
+        log::warn!("{}: Git LFS stays off", e.message);
+        Some(false)
+    });
     Ok(HttpConfig {
         getanyfile,
-        uploadpack: boolean(1)?,
-        receivepack: boolean(2)?,
-        uploadarchive: boolean(3)?,
+        uploadpack,
+        receivepack,
+        uploadarchive,
         max_request_buffer,
+        lfs,
     })
 }
 
@@ -984,6 +998,7 @@ mod tests {
                 receivepack: Some(false),
                 uploadarchive: Some(false),
                 max_request_buffer: Some(4096),
+                lfs: None,
             }
         );
         // Command line beats the repository; GIT_CONFIG_PARAMETERS beats GIT_CONFIG_COUNT.
@@ -1054,6 +1069,7 @@ mod tests {
                 receivepack: Some(false),
                 uploadarchive: Some(true),
                 max_request_buffer: Some(7 << 20),
+                lfs: None,
             }
         );
         // An include's values sit where the include is: a later repo value still wins,

@@ -25,19 +25,36 @@ pub struct HttpError {
     pub message: String,
     /// Extra headers after the no-cache ones (`Allow` on 405).
     pub allow: Option<&'static str>,
-    /// Reply body (415 and 413 carry a message; everything else is empty).
+    /// Reply body (415 and 413 carry a message, Git LFS errors a JSON document;
+    /// everything else is empty).
     pub body: Vec<u8>,
+    /// More headers after `Allow` (the `Content-Type` of a Git LFS error body).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl HttpError {
-    fn new(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
+    /// An error with any status; prefer the named constructors.
+    pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
         HttpError {
             status,
             reason,
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same error with a reply body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> HttpError {
+        self.body = body.into();
+        self
+    }
+
+    /// The same error with one more reply header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> HttpError {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// An internal error: git's `die()`, a 500.

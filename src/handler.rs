@@ -10,7 +10,7 @@ use crate::repo;
 use crate::request::{Head, ReplySink, Request, Response};
 use crate::routes::{self, Handler, Method};
 use crate::service::dumb::{self, Caching};
-use crate::service::{Context, smart};
+use crate::service::{Context, lfs, smart};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -66,7 +66,10 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
-    let head = head.nocache();
+    let mut head = head.nocache();
+    for (name, value) in &e.headers {
+        head = head.header(name, value.clone());
+    }
     if let Err(err) = resp.send_full(&head, &e.body) {
         log::debug!("could not send the {} reply: {err}", e.status);
     }
@@ -82,11 +85,26 @@ fn run(
         .ok_or_else(|| HttpError::die("No REQUEST_METHOD from server"))?
         .to_vec();
     let path = repo::request_path(&env)?;
-    let Some(matched) = routes::find(&path) else {
-        return Err(HttpError::not_found(format!(
+    let not_supported = || {
+        HttpError::not_found(format!(
             "Request not supported: '{}'",
             String::from_utf8_lossy(&path)
-        )));
+        ))
+    };
+    let Some(matched) = routes::find_for(&path, Method::parse(&method)) else {
+        return Err(not_supported());
+    };
+    // A Git LFS path where LFS is off (or there is no repository to ask) gets the
+    // reply stock gives every unknown path.
+    let resolved = if matched.route.handler.is_lfs() {
+        let repo = repo::find(matched.repo_path, &env).map_err(|_| not_supported())?;
+        let config = config::load(&repo.git_dir, &env).map_err(|_| not_supported())?;
+        if !lfs::enabled(&env, &config) {
+            return Err(not_supported());
+        }
+        Some((repo, config))
+    } else {
+        None
     };
     if Method::parse(&method) != Some(matched.route.method) {
         return Err(if env.get("SERVER_PROTOCOL") == Some(b"HTTP/1.1") {
@@ -95,8 +113,14 @@ fn run(
             HttpError::bad_request("")
         });
     }
-    let repo = repo::find(matched.repo_path, &env)?;
-    let config = config::load(&repo.git_dir, &env)?;
+    let (repo, config) = match resolved {
+        Some(found) => found,
+        None => {
+            let repo = repo::find(matched.repo_path, &env)?;
+            let config = config::load(&repo.git_dir, &env)?;
+            (repo, config)
+        }
+    };
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
             .ok_or_else(|| HttpError::die("failed to parse GIT_HTTP_MAX_REQUEST_BUFFER"))?,
@@ -141,6 +165,7 @@ fn run(
             Caching::Forever,
         ),
         Handler::ServiceRpc => smart::rpc(&ctx, resp, body),
+        lfs_route => lfs::serve(lfs_route, &ctx, resp, body),
     }
 }
 

@@ -16,6 +16,11 @@ pub enum Access {
     DumbRead,
     /// Use a smart service (advertisement or RPC).
     Service(&'static Service),
+    /// Git LFS: the batch API's `download`, object GETs, listing locks (a read).
+    LfsDownload,
+    /// Git LFS: the batch API's `upload`, object PUTs, `verify`, creating,
+    /// verifying and removing locks (a write).
+    LfsUpload,
 }
 
 /// Resolves a `service=` name (`git-upload-pack`) to an enabled service, with
@@ -25,12 +30,7 @@ pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
     let unsupported = || HttpError::forbidden(format!("Unsupported service: '{shown}'"));
     let bare = name.strip_prefix(b"git-").ok_or_else(unsupported)?;
     let service = Service::by_name(bare).ok_or_else(unsupported)?;
-    let enabled = (service.setting)(&ctx.config).unwrap_or(match service.default_on {
-        DefaultOn::Yes => true,
-        DefaultOn::No => false,
-        DefaultOn::IfAuthenticated => ctx.env.get_nonempty("REMOTE_USER").is_some(),
-    });
-    if !enabled {
+    if !service_enabled(ctx, service.name) {
         return Err(HttpError::forbidden(format!(
             "Service not enabled: '{}'",
             service.name
@@ -41,14 +41,36 @@ pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
 }
 
 /// Checks access beyond the service switches (the place for an ACL). Dumb reads
-/// are gated by `http.getanyfile`.
+/// are gated by `http.getanyfile`; Git LFS downloads follow `http.uploadpack`
+/// (on unless set false) and uploads `http.receivepack` (on when set true, or
+/// when unset and `REMOTE_USER` is non-empty), like the git protocol's two
+/// directions.
 pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
     match access {
         Access::DumbRead if !ctx.config.getanyfile => {
             Err(HttpError::forbidden("Unsupported service: getanyfile"))
         }
+        Access::LfsDownload if !service_enabled(ctx, "upload-pack") => Err(HttpError::forbidden(
+            "Git LFS download refused: http.uploadpack is off",
+        )),
+        Access::LfsUpload if !service_enabled(ctx, "receive-pack") => Err(HttpError::forbidden(
+            "Git LFS upload refused: http.receivepack is off (or no REMOTE_USER)",
+        )),
         _ => Ok(()),
     }
+}
+
+/// Whether the smart service `name` is on for this request, by its `http.*`
+/// switch and default.
+fn service_enabled(ctx: &Context, name: &str) -> bool {
+    let Some(service) = Service::by_name(name.as_bytes()) else {
+        return false;
+    };
+    (service.setting)(&ctx.config).unwrap_or(match service.default_on {
+        DefaultOn::Yes => true,
+        DefaultOn::No => false,
+        DefaultOn::IfAuthenticated => ctx.env.get_nonempty("REMOTE_USER").is_some(),
+    })
 }
 
 /// Judges a push's ref updates before receive-pack sees them. Without an ACL every

@@ -4,6 +4,7 @@
 //! [`SERVICES`] is git-http-backend's table of smart services, as data.
 
 pub mod dumb;
+pub mod lfs;
 pub mod relay;
 pub mod smart;
 
