@@ -53,10 +53,32 @@ pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
         Access::LfsDownload if !service_enabled(ctx, "upload-pack") => Err(HttpError::forbidden(
             "Git LFS download refused: http.uploadpack is off",
         )),
-        Access::LfsUpload if !service_enabled(ctx, "receive-pack") => Err(HttpError::forbidden(
-            "Git LFS upload refused: http.receivepack is off (or no REMOTE_USER)",
-        )),
+        Access::LfsUpload if !service_enabled(ctx, "receive-pack") => Err(lfs_upload_refusal(ctx)),
         _ => Ok(()),
+    }
+}
+
+/// Why an LFS upload is refused. Where only a user is missing (`http.receivepack`
+/// unset, no `REMOTE_USER`), a 401 with a Basic challenge (realm
+/// `GIT_HTTP_AUTH_REALM`, default `Git`): git-lfs then sends credentials, which
+/// the web server checks (see the shipped configs); an explicit
+/// `http.receivepack=false` is a 403.
+fn lfs_upload_refusal(ctx: &Context) -> HttpError {
+    if ctx.config.receivepack.is_none() && ctx.env.get_nonempty("REMOTE_USER").is_none() {
+        let realm = ctx
+            .env
+            .get_lossy("GIT_HTTP_AUTH_REALM")
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "Git".to_string())
+            .replace(['"', '\\'], "");
+        HttpError::new(
+            401,
+            "Unauthorized",
+            "Git LFS upload needs an authenticated user",
+        )
+        .with_header("WWW-Authenticate", format!("Basic realm=\"{realm}\""))
+    } else {
+        HttpError::forbidden("Git LFS upload refused: http.receivepack is off")
     }
 }
 
