@@ -201,8 +201,13 @@ pub fn buffer(env: &Env, body: Box<dyn Read + Send>, limit: u64) -> Result<Buffe
         None => (limit.max(EOF_FLOOR), true),
     };
     let mut reader = raw(env, body)?;
-    let (mut buffered, total) = read_bounded(&mut reader, limit)
-        .map_err(|e| HttpError::bad_request(format!("reading request body: {e}")))?;
+    let (mut buffered, total) = read_bounded(&mut reader, limit).map_err(|e| {
+        if crate::resources::is_exhaustion(&e) {
+            crate::resources::unavailable("buffering the request body", &e)
+        } else {
+            HttpError::bad_request(format!("reading request body: {e}"))
+        }
+    })?;
     if total > limit || (fills && total == limit) {
         return Err(too_large(limit, None));
     }

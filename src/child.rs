@@ -9,11 +9,21 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `git` program to run: `GIT_HTTP_BACKEND_GIT` if set, else `git` from PATH.
+/// On Windows, `git.exe` in `GIT_EXEC_PATH` comes before PATH (Git for Windows'
+/// `mingw64\libexec\git-core` holds one), so IIS's `<environmentVariables>` can
+/// name git without touching the system PATH.
 pub fn git_program(env: &Env) -> std::ffi::OsString {
-    match env.get_nonempty("GIT_HTTP_BACKEND_GIT") {
-        Some(p) => crate::os::bytes_to_os(p),
-        None => "git".into(),
+    if let Some(p) = env.get_nonempty("GIT_HTTP_BACKEND_GIT") {
+        return crate::os::bytes_to_os(p);
     }
+    #[cfg(windows)]
+    if let Some(dir) = env.get_nonempty("GIT_EXEC_PATH") {
+        let exe = PathBuf::from(crate::os::bytes_to_os(dir)).join("git.exe");
+        if exe.is_file() {
+            return exe.into_os_string();
+        }
+    }
+    "git".into()
 }
 
 /// Where `execvp` would find `program` on the search path `path_var`: the program
@@ -21,12 +31,30 @@ pub fn git_program(env: &Env) -> std::ffi::OsString {
 /// `<dir>/<program>` (an empty entry is the current directory).
 pub fn find_in_path(program: &[u8], path_var: &[u8]) -> Option<PathBuf> {
     let os_path = |b: &[u8]| PathBuf::from(crate::os::bytes_to_os(b));
-    if program.contains(&b'/') {
+    // Windows: `;` separates PATH entries, `\` paths, and `git` means `git.exe`.
+    let (sep, is_path) = if cfg!(windows) {
+        (
+            b';',
+            program
+                .iter()
+                .any(|&b| b == b'/' || b == b'\\' || b == b':'),
+        )
+    } else {
+        (b':', program.contains(&b'/'))
+    };
+    if is_path {
         return Some(os_path(program));
     }
+    let mut names = vec![program.to_vec()];
+    if cfg!(windows) && !program.to_ascii_lowercase().ends_with(b".exe") {
+        names.insert(0, [program, b".exe"].concat());
+    }
     path_var
-        .split(|&b| b == b':')
-        .map(|dir| os_path(if dir.is_empty() { b"." } else { dir }).join(os_path(program)))
+        .split(|&b| b == sep)
+        .flat_map(|dir| {
+            let dir = os_path(if dir.is_empty() { b"." } else { dir });
+            names.iter().map(move |n| dir.join(os_path(n)))
+        })
         .find(|candidate| is_executable(candidate))
 }
 
@@ -47,7 +75,11 @@ fn is_executable(p: &Path) -> bool {
 /// program name, std spawns by fork instead of posix_spawn, which in a resident
 /// (FastCGI) server copies the page tables of a multi-threaded process for every
 /// request; so a bare name is looked up here first.
+/// (Windows: std already searches the child's PATH, adding `.exe`.)
 fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString {
+    if cfg!(windows) {
+        return program;
+    }
     let bytes = crate::os::os_to_bytes(program.clone());
     match env.get("PATH").and_then(|path| find_in_path(&bytes, path)) {
         Some(found) => found.into_os_string(),
@@ -114,6 +146,12 @@ impl GitChild {
         if OWN_GROUPS.load(Ordering::SeqCst) {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
+        }
+        #[cfg(windows)]
+        {
+            // No console window per git under IIS or a service.
+            use std::os::windows::process::CommandExt;
+            cmd.creation_flags(crate::os::CREATE_NO_WINDOW);
         }
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())

@@ -26,6 +26,21 @@ pub fn rfc2822(secs: i64) -> String {
     )
 }
 
+/// Formats a time as RFC 3339 in UTC with milliseconds (`2026-11-24T01:02:03.456Z`).
+pub fn rfc3339_millis(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 /// The current time in seconds since the epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -50,12 +65,14 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc2822;
+    use super::{rfc2822, rfc3339_millis};
 
     #[test]
     fn known_dates() {
         assert_eq!(rfc2822(1_795_482_123), "Tue, 24 Nov 2026 01:02:03 +0000");
         assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
         assert_eq!(rfc2822(31_536_000), "Fri, 1 Jan 1971 00:00:00 +0000");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_482_123_456);
+        assert_eq!(rfc3339_millis(t), "2026-11-24T01:02:03.456Z");
     }
 }

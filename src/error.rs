@@ -25,9 +25,11 @@ pub struct HttpError {
     pub message: String,
     /// Extra headers after the no-cache ones (`Allow` on 405).
     pub allow: Option<&'static str>,
-    /// Reply body (415 and 413 carry a message, Git LFS errors a JSON document;
-    /// everything else is empty).
+    /// Reply body (415, 413 and 503 carry a message, Git LFS errors a JSON
+    /// document; everything else is empty).
     pub body: Vec<u8>,
+    /// `Retry-After` seconds (503 only).
+    pub retry_after: Option<u32>,
     /// More headers after `Allow` (the `Content-Type` of a Git LFS error body).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -41,6 +43,7 @@ impl HttpError {
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            retry_after: None,
             headers: Vec::new(),
         }
     }
@@ -103,6 +106,15 @@ impl HttpError {
         e
     }
 
+    /// 503 Service Unavailable with `Retry-After`: overload or exhausted resources,
+    /// decided before any work. The body is a line git shows the user.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> HttpError {
+        let mut e = HttpError::new(503, "Service Unavailable", message);
+        e.retry_after = Some(retry_after);
+        e.body = format!("server busy; retry in {retry_after} seconds\n").into_bytes();
+        e
+    }
+
     /// True for internal errors (logged with `fatal: `).
     pub fn is_internal(&self) -> bool {
         self.status >= 500
@@ -112,6 +124,8 @@ impl HttpError {
     pub fn log_line(&self) -> String {
         if self.message.is_empty() {
             String::new()
+        } else if self.status == 503 {
+            self.message.clone()
         } else if self.is_internal() || self.status == 413 || self.status == 400 {
             format!("fatal: {}", self.message)
         } else {

@@ -75,6 +75,16 @@ pub fn parse_signed(s: &str) -> Option<i64> {
     with_unit(s).ok().and_then(|v| i64::try_from(v).ok())
 }
 
+/// `git_parse_int`, saying why a value is refused: like [`parse_signed`], within
+/// `[-INT_MAX, INT_MAX]`.
+pub fn parse_int_checked(s: &str) -> Result<i32, NumError> {
+    let v = with_unit(s)?;
+    if v.unsigned_abs() > i32::MAX as u128 {
+        return Err(NumError::OutOfRange);
+    }
+    Ok(v as i32)
+}
+
 /// `git_parse_ulong`, saying why a value is refused: a `-` anywhere is invalid.
 pub fn parse_unsigned_checked(s: &str) -> Result<u64, NumError> {
     if s.contains('-') {
@@ -104,6 +114,14 @@ mod tests {
         assert_eq!(parse_signed("99999999999999999999999"), None);
         assert_eq!(parse_signed("0x"), None);
         assert_eq!(parse_signed("08"), None);
+    }
+
+    #[test]
+    fn int_like_git() {
+        assert_eq!(parse_int_checked("2"), Ok(2));
+        assert_eq!(parse_int_checked("-1k"), Ok(-1024));
+        assert_eq!(parse_int_checked("two"), Err(NumError::Invalid));
+        assert_eq!(parse_int_checked("3g"), Err(NumError::OutOfRange));
     }
 
     #[test]

@@ -2,17 +2,23 @@
 //!
 //! Every reply, error or not, leaves through [`handle`], so status lines, headers
 //! and log lines are the same whatever failed and whichever transport is in use.
+//! The overload limiter ([`crate::limiter`]) and the access log
+//! ([`crate::access_log`]) are applied here, so every transport gets them.
 
+use crate::access_log;
 use crate::config;
 use crate::error::{HttpError, Result};
 use crate::gitnum;
+use crate::limiter::{Limiter, Limits};
 use crate::repo;
 use crate::request::{Head, ReplySink, Request, Response};
 use crate::routes::{self, Handler, Method};
 use crate::service::dumb::{self, Caching};
 use crate::service::{Context, lfs, smart};
-use std::io::Read;
+use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The default `http.maxRequestBuffer`: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BUFFER: u64 = 10 * 1024 * 1024;
@@ -27,9 +33,17 @@ pub struct Outcome {
 
 /// Serves one request through `sink`. Never panics; never leaves a child behind.
 pub fn handle(request: Request, sink: &mut dyn ReplySink) -> Outcome {
+    let mut record = access_log::Record::start();
     let mut resp = Response::new(sink);
     let Request { env, body } = request;
-    let result = catch_unwind(AssertUnwindSafe(|| run(env, body, &mut resp)));
+    record.from_env(&env);
+    let log_target = env.get("GIT_HTTP_ACCESS_LOG").map(<[u8]>::to_vec);
+    let counted = Arc::new(AtomicU64::new(0));
+    let body = Box::new(CountingReader {
+        inner: body,
+        count: counted.clone(),
+    });
+    let result = catch_unwind(AssertUnwindSafe(|| run(env, body, &mut resp, &mut record)));
     let result = result.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -38,12 +52,34 @@ pub fn handle(request: Request, sink: &mut dyn ReplySink) -> Outcome {
             .unwrap_or_default();
         Err(HttpError::die(format!("internal error: {what}")))
     });
-    match result {
+    let outcome = match result {
         Ok(code) => Outcome { exit_code: code },
         Err(e) => {
             reply_error(&mut resp, &e);
             Outcome { exit_code: 0 }
         }
+    };
+    if let Some(target) = log_target {
+        record.status = resp.status();
+        record.bytes_out = resp.bytes_out();
+        record.bytes_in = counted.load(Ordering::Relaxed);
+        record.git_exit = resp.git_exit();
+        access_log::write_to(&target, &record);
+    }
+    outcome
+}
+
+/// Counts the request body bytes the handler reads (for the access log).
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -66,7 +102,13 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
+    if let Some(secs) = e.retry_after {
+        head = head.header("Retry-After", secs.to_string());
+    }
     let mut head = head.nocache();
+    if !e.body.is_empty() && e.status == 503 && e.headers.is_empty() {
+        head = head.header("Content-Type", "text/plain");
+    }
     for (name, value) in &e.headers {
         head = head.header(name, value.clone());
     }
@@ -79,6 +121,7 @@ fn run(
     mut env: crate::request::Env,
     body: Box<dyn Read + Send>,
     resp: &mut Response<'_>,
+    record: &mut access_log::Record,
 ) -> Result<i32> {
     let method = env
         .get("REQUEST_METHOD")
@@ -92,6 +135,7 @@ fn run(
         ))
     };
     let Some(matched) = routes::find_for(&path, Method::parse(&method)) else {
+        record.repo = Some(shown_repo(&env, &path));
         return Err(not_supported());
     };
     // A Git LFS path where LFS is off (or there is no repository to ask) gets the
@@ -113,6 +157,19 @@ fn run(
             HttpError::bad_request("")
         });
     }
+    record.repo = Some(shown_repo(&env, matched.repo_path));
+    record.route = Some(String::from_utf8_lossy(matched.arg).into_owned());
+    let service = match matched.route.handler {
+        Handler::ServiceRpc => Some(matched.arg.to_vec()),
+        Handler::InfoRefs => env
+            .get("QUERY_STRING")
+            .and_then(|q| query_param(q, "service")),
+        _ => None,
+    };
+    record.service = service.as_ref().map(|s| {
+        let s = String::from_utf8_lossy(s);
+        s.strip_prefix("git-").unwrap_or(&s).to_string()
+    });
     let (repo, config) = match resolved {
         Some(found) => found,
         None => {
@@ -131,6 +188,16 @@ fn run(
     if let Some(proto) = env.get("HTTP_GIT_PROTOCOL").map(<[u8]>::to_vec) {
         env.set_default("GIT_PROTOCOL", proto);
     }
+    // Overload protection, before any work: requests that run git take a slot.
+    let _permit = if matches!(
+        matched.route.handler,
+        Handler::InfoRefs | Handler::ServiceRpc
+    ) {
+        let limits = Limits::from_env(&env)?;
+        Some(Limiter::global().acquire(&repo.git_dir.to_string_lossy(), &limits)?)
+    } else {
+        None
+    };
     let ctx = Context {
         env,
         repo,
@@ -167,6 +234,19 @@ fn run(
         Handler::ServiceRpc => smart::rpc(&ctx, resp, body),
         lfs_route => lfs::serve(lfs_route, &ctx, resp, body),
     }
+}
+
+/// The repository part of the request path as the client named it: below
+/// `GIT_PROJECT_ROOT` when that is set.
+fn shown_repo(env: &crate::request::Env, path: &[u8]) -> String {
+    let rel = match env.get_nonempty("GIT_PROJECT_ROOT") {
+        Some(root) => {
+            let root = root.strip_suffix(b"/").unwrap_or(root);
+            path.strip_prefix(root).unwrap_or(path)
+        }
+        None => path,
+    };
+    String::from_utf8_lossy(rel).into_owned()
 }
 
 fn hex_value(c: u8) -> Option<u8> {

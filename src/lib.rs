@@ -5,6 +5,7 @@
 //! reads its `http.*` settings ([`config`]), applies the policy ([`policy`]) and runs
 //! a service ([`service`]) that answers through a [`request::ReplySink`].
 
+pub mod access_log;
 pub mod body;
 pub mod child;
 pub mod config;
@@ -12,13 +13,16 @@ pub mod date;
 pub mod error;
 pub mod gitnum;
 pub mod handler;
+pub mod limiter;
 pub mod logging;
 pub mod mode;
 pub mod os;
 pub mod pktline;
 pub mod policy;
 pub mod repo;
+pub mod repo_format;
 pub mod request;
+pub mod resources;
 pub mod routes;
 pub mod service;
 pub mod transport;

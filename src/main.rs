@@ -2,13 +2,15 @@
 //!
 //! - `git-http-backend-rs serve [--listen ADDR] DIR`: plain-HTTP server (quick start).
 //! - `git-http-backend-rs --listen ADDR`: FastCGI server on that address.
+//! - `git-http-backend-rs access [--acl FILE] REPO USER PERM [REF]`: explain an ACL decision.
 //! - no arguments: detect CGI or FastCGI from how the web server started us.
 
-use git_http_backend_rs::{logging, mode, transport};
+use git_http_backend_rs::{logging, mode, policy, transport};
 
 const USAGE: &str = "usage: git-http-backend-rs                  (CGI or FastCGI, detected)
        git-http-backend-rs --listen ADDR     (FastCGI server: unix:/path or host:port)
-       git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
+       git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR
+       git-http-backend-rs access [--acl FILE] REPO USER PERM [REF]";
 
 fn main() {
     logging::init();
@@ -17,6 +19,7 @@ fn main() {
         Ok(mode::Mode::Cgi) => transport::cgi::run(),
         Ok(mode::Mode::FastCgi(listen)) => transport::fastcgi::main(listen),
         Ok(mode::Mode::Serve(args)) => transport::serve::main(&args),
+        Ok(mode::Mode::Access(args)) => policy::acl::access_command(&args),
         Ok(mode::Mode::Help) => {
             println!("{USAGE}");
             0

@@ -10,6 +10,12 @@
 //! 4. a CGI variable ([`CGI_MARKERS`]: `GATEWAY_INTERFACE`, `REQUEST_METHOD`, ...) set: CGI.
 //! 5. Otherwise: usage.
 //!
+//! On Windows, before all of these: standard input is the server end of a named
+//! pipe and `_FCGI_X_PIPE_` is set or standard output and error are invalid: IIS's
+//! FastCGI module (or mod_fcgid) started us, FastCGI on that pipe
+//! ([`Source::StdinPipe`], one connection at a time). Arguments other than
+//! `--idle-timeout` are ignored there (IIS passes the handler's `arguments`).
+//!
 //! ```
 //! use git_http_backend_rs::mode::{parse_options, Source};
 //! let args: Vec<String> = ["--listen", "unix:/run/git.sock", "--socket-mode", "0660"]
@@ -52,6 +58,8 @@ pub enum Source {
     Tcp(SocketAddr),
     /// A listening socket inherited on this file descriptor (0 or 3).
     Inherited(i32),
+    /// Windows: the named pipe IIS hands over as standard input.
+    StdinPipe,
 }
 
 /// How a FastCGI server listens and how much it takes on.
@@ -77,6 +85,9 @@ pub enum Mode {
     FastCgi(Listen),
     /// The plain-HTTP server, with its arguments (`serve [--listen ADDR] DIR`).
     Serve(Vec<String>),
+    /// Explain an ACL decision, with its arguments
+    /// (`access [--acl FILE] REPO USER PERM [REF]`).
+    Access(Vec<String>),
     /// Print the usage and exit 0.
     Help,
     /// Print the version and exit 0.
@@ -204,6 +215,20 @@ fn socket_activated() -> bool {
 /// Detects the mode from the command line (`--listen`) and the process state.
 /// Must run before the process starts threads (it may edit the environment).
 pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
+    #[cfg(windows)]
+    if crate::os::iis_pipe().is_some() {
+        let idle = parse_options(args)
+            .ok()
+            .and_then(|o| o.idle_timeout)
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+        log::debug!("mode: FastCGI on the named pipe on standard input (IIS)");
+        return Ok(Mode::FastCgi(Listen {
+            source: Source::StdinPipe,
+            socket_mode: None,
+            max_connections: 1,
+            idle_timeout: (idle > 0).then(|| std::time::Duration::from_secs(idle)),
+        }));
+    }
     // Under CGI a web server passes the words of a query without '=' as arguments
     // (Apache does, as the CGI spec allows): `?serve+/` or `?--listen+...` come from
     // the client. So in a CGI environment the arguments are never obeyed.
@@ -217,6 +242,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
     }
     match args.first().map(String::as_str) {
         Some("serve") => return Ok(Mode::Serve(args[1..].to_vec())),
+        Some("access") => return Ok(Mode::Access(args[1..].to_vec())),
         Some("-h") | Some("--help") => return Ok(Mode::Help),
         Some("-V") | Some("--version") => return Ok(Mode::Version),
         _ => {}

@@ -92,27 +92,40 @@ fn os_path(bytes: &[u8]) -> PathBuf {
     PathBuf::from(crate::os::bytes_to_os(bytes))
 }
 
-fn validate_headref(path: &Path) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
+/// The result of a file system call where an ordinary failure means "no" (git's
+/// checks just fail) but running out of resources must not: it becomes a 503.
+fn soft<T>(path: &Path, what: &str, r: std::io::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if crate::resources::is_exhaustion(&e) => Err(crate::resources::unavailable(
+            &format!("{what} '{}'", path.display()),
+            &e,
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
+fn validate_headref(path: &Path) -> Result<bool> {
+    let Some(meta) = soft(path, "looking at", fs::symlink_metadata(path))? else {
+        return Ok(false);
     };
     if meta.file_type().is_symlink() {
-        return fs::read_link(path)
-            .map(|t| crate::os::os_to_bytes(t.into_os_string()).starts_with(b"refs/"))
-            .unwrap_or(false);
+        return Ok(soft(path, "reading the link", fs::read_link(path))?
+            .is_some_and(|t| crate::os::os_to_bytes(t.into_os_string()).starts_with(b"refs/")));
     }
-    let Ok(data) = fs::read(path) else {
-        return false;
+    let Some(data) = soft(path, "reading", fs::read(path))? else {
+        return Ok(false);
     };
     let data = &data[..data.len().min(255)];
     if let Some(rest) = data.strip_prefix(b"ref:") {
         let rest = rest.trim_ascii_start();
         if rest.starts_with(b"refs/") {
-            return true;
+            return Ok(true);
         }
     }
     let hex_len = data.iter().take_while(|c| c.is_ascii_hexdigit()).count();
-    (hex_len == 40 || hex_len == 64) && data.get(hex_len).is_none_or(|c| c.is_ascii_whitespace())
+    Ok((hex_len == 40 || hex_len == 64)
+        && data.get(hex_len).is_none_or(|c| c.is_ascii_whitespace()))
 }
 
 fn common_dir(dir: &Path) -> PathBuf {
@@ -126,28 +139,34 @@ fn common_dir(dir: &Path) -> PathBuf {
     }
 }
 
-fn is_searchable_dir(path: &Path) -> bool {
-    fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false)
+fn is_searchable_dir(path: &Path) -> Result<bool> {
+    Ok(soft(path, "looking at", fs::metadata(path))?.is_some_and(|m| m.is_dir()))
 }
 
-/// git's `is_git_directory`: a valid HEAD, an object directory and `refs`.
-pub fn is_git_directory(dir: &Path, env: &Env) -> bool {
-    if !validate_headref(&dir.join("HEAD")) {
-        return false;
+/// git's `is_git_directory`: a valid HEAD, an object directory and `refs`. Running
+/// out of file descriptors or memory while looking is an error (503), not "no".
+pub fn is_git_directory(dir: &Path, env: &Env) -> Result<bool> {
+    if !validate_headref(&dir.join("HEAD"))? {
+        return Ok(false);
     }
     let common = common_dir(dir);
     let objects = match env.get_nonempty("GIT_OBJECT_DIRECTORY") {
         Some(p) => os_path(p),
         None => common.join("objects"),
     };
-    is_searchable_dir(&objects) && is_searchable_dir(&common.join("refs"))
+    Ok(is_searchable_dir(&objects)? && is_searchable_dir(&common.join("refs"))?)
 }
 
 /// Reads a gitfile (`gitdir: <path>`); errors are git's, as internal errors.
 fn read_gitfile(file: &Path) -> Result<PathBuf> {
     let shown = file.display();
-    let data =
-        fs::read(file).map_err(|e| HttpError::die(format!("error opening '{shown}': {e}")))?;
+    let data = fs::read(file).map_err(|e| {
+        if crate::resources::is_exhaustion(&e) {
+            crate::resources::unavailable(&format!("reading '{shown}'"), &e)
+        } else {
+            HttpError::die(format!("error opening '{shown}': {e}"))
+        }
+    })?;
     if data.len() > 1 << 20 {
         return Err(HttpError::die(format!(
             "too large to be a .git file: '{shown}'"
@@ -169,12 +188,14 @@ fn read_gitfile(file: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
-fn owned_by_us(path: &Path, env: &Env) -> bool {
+/// git's `is_path_owned_by_current_uid`: `lstat`, so a symbolic link is judged by
+/// its own owner, not its target's.
+fn owned_by_us(path: &Path, env: &Env) -> Result<bool> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let Ok(meta) = fs::metadata(path) else {
-            return false;
+        let Some(meta) = soft(path, "looking at", fs::symlink_metadata(path))? else {
+            return Ok(false);
         };
         let mut euid = crate::os::effective_uid();
         if euid == 0
@@ -182,12 +203,12 @@ fn owned_by_us(path: &Path, env: &Env) -> bool {
         {
             euid = uid;
         }
-        meta.uid() == euid
+        Ok(meta.uid() == euid)
     }
     #[cfg(not(unix))]
     {
         let _ = (path, env);
-        true
+        Ok(true)
     }
 }
 
@@ -203,8 +224,11 @@ fn env_bool(env: &Env, name: &str) -> bool {
 fn check_ownership(found: &Path, gitfile_target: Option<&Path>, env: &Env) -> Result<()> {
     let assume_other = env_bool(env, "GIT_TEST_ASSUME_DIFFERENT_OWNER");
     let ours = !assume_other
-        && gitfile_target.is_none_or(|t| owned_by_us(t, env))
-        && owned_by_us(found, env);
+        && match gitfile_target {
+            Some(t) => owned_by_us(t, env)?,
+            None => true,
+        }
+        && owned_by_us(found, env)?;
     if ours {
         return Ok(());
     }
@@ -252,8 +276,8 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
         let mut candidate = base.to_vec();
         candidate.extend_from_slice(suffix.as_bytes());
         let candidate = os_path(&candidate);
-        if let Ok(meta) = fs::metadata(&candidate)
-            && (meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)))
+        if let Some(meta) = soft(&candidate, "looking at", fs::metadata(&candidate))?
+            && (meta.is_file() || (meta.is_dir() && is_git_directory(&candidate, env)?))
         {
             found = Some((candidate, meta.is_file()));
             break;
@@ -262,7 +286,7 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
     let (found, is_file) = found.ok_or_else(not_found)?;
     let gitfile_target = if is_file {
         let target = read_gitfile(&found)?;
-        if !is_git_directory(&target, env) {
+        if !is_git_directory(&target, env)? {
             return Err(HttpError::die(format!(
                 "not a git repository: {}",
                 target.display()
@@ -274,10 +298,15 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
     };
     check_ownership(&found, gitfile_target.as_deref(), env)?;
     let git_dir = gitfile_target.unwrap_or(found);
-    if !is_git_directory(&git_dir, env) {
+    if !is_git_directory(&git_dir, env)? {
         return Err(not_found());
     }
-    if !env.contains("GIT_HTTP_EXPORT_ALL") && !git_dir.join("git-daemon-export-ok").exists() {
+    // enter_repo's check_repository_format: before the export check, as in git.
+    crate::repo_format::check(&git_dir)?;
+    let export_ok = git_dir.join("git-daemon-export-ok");
+    if !env.contains("GIT_HTTP_EXPORT_ALL")
+        && soft(&export_ok, "looking at", fs::metadata(&export_ok))?.is_none()
+    {
         return Err(HttpError::not_found(format!(
             "Repository not exported: '{display}'"
         )));

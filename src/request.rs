@@ -259,6 +259,9 @@ impl<W: Write> ReplySink for CgiSink<W> {
 pub struct Response<'a> {
     sink: &'a mut dyn ReplySink,
     head_sent: bool,
+    status: u16,
+    bytes_out: u64,
+    git_exit: Option<i32>,
 }
 
 impl<'a> Response<'a> {
@@ -267,7 +270,30 @@ impl<'a> Response<'a> {
         Response {
             sink,
             head_sent: false,
+            status: 0,
+            bytes_out: 0,
+            git_exit: None,
         }
+    }
+
+    /// The status sent (0 before the head).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Body bytes handed to the transport so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    /// Records git's exit code for the access log.
+    pub fn set_git_exit(&mut self, code: i32) {
+        self.git_exit = Some(code);
+    }
+
+    /// git's exit code, if a git child ran to the end.
+    pub fn git_exit(&self) -> Option<i32> {
+        self.git_exit
     }
 
     /// True once the head was sent.
@@ -279,6 +305,7 @@ impl<'a> Response<'a> {
     pub fn send_head(&mut self, head: &Head) -> io::Result<()> {
         debug_assert!(!self.head_sent, "head sent twice");
         self.head_sent = true;
+        self.status = head.status;
         self.sink.send_head(head)
     }
 
@@ -287,13 +314,16 @@ impl<'a> Response<'a> {
         self.send_head(head)?;
         if !body.is_empty() {
             self.sink.write_body(body)?;
+            self.bytes_out += body.len() as u64;
         }
         self.sink.flush_body()
     }
 
     /// Writes body bytes.
     pub fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
-        self.sink.write_body(data)
+        self.sink.write_body(data)?;
+        self.bytes_out += data.len() as u64;
+        Ok(())
     }
 
     /// Flushes body bytes towards the client.

@@ -10,6 +10,8 @@
 //!
 //! Everything runs on 127.0.0.1 / unix sockets in a temporary directory; each test
 //! is bounded to a few seconds.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 mod common;
 use common::*;

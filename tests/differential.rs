@@ -8,6 +8,8 @@
 //! How a request is executed is behind [`run_backend`]. `differential_fastcgi` runs
 //! the whole table once more through our FastCGI server and requires the same reply
 //! (and the same repository afterwards) as through CGI.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 #[path = "differential/cases.rs"]
 mod cases;

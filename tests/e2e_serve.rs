@@ -5,6 +5,8 @@
 //! pushes, hook rejections, upload-archive, the dumb protocol, HTTP-level errors,
 //! keep-alive, client disconnects, a 200 MB push in flat memory, signals and bad
 //! arguments.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 #[path = "e2e_serve/support.rs"]
 mod support;

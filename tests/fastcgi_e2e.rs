@@ -1,6 +1,8 @@
 //! End to end: real git clients -> real nginx (with the shipped
 //! nginx/git-fastcgi.conf, only paths and ports substituted) -> our binary as a
 //! native FastCGI server, started by spawn-fcgi or systemd-style socket activation.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 mod common;
 use common::{BIN, TempDir};

@@ -1,6 +1,8 @@
 //! The FastCGI responder spoken to directly: a small FastCGI client of its own
 //! (independent of the crate's codec) talks to our binary started with
 //! `--listen unix:...`, with a listening socket on fd 0 (spawn-fcgi style) or on TCP.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 mod common;
 use common::*;

@@ -3,6 +3,8 @@
 //! git-http-backend): CGI arguments that come from the query, broken refs in dumb
 //! `info/refs`, stalled bodies in `serve`, git children outliving a daemon, and the
 //! objects of a linked worktree.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 use std::io::Read;
 use std::net::TcpListener;

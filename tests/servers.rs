@@ -10,6 +10,8 @@
 //! server; stock, a CGI program only, runs there behind fcgiwrap. The
 //! `pitfalls` and `nginx_remote_user_spoofing_trap` tests break one setting
 //! each and check that the failure it guards against really happens.
+// These tests drive the Linux build with Linux web servers and git (Windows: tests/windows_iis.rs).
+#![cfg(unix)]
 
 #[path = "servers/harness.rs"]
 mod harness;

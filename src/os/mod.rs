@@ -48,3 +48,13 @@ pub fn bytes_to_os(bytes: &[u8]) -> OsString {
 pub fn os_to_bytes(s: OsString) -> Vec<u8> {
     s.to_string_lossy().into_owned().into_bytes()
 }
+
+/// The C library's text for an I/O error, as git prints it (`Is a directory`),
+/// without Rust's ` (os error 21)` suffix.
+pub fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}

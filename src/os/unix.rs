@@ -196,3 +196,13 @@ pub fn remove_env_vars(names: &[&str]) {
         unsafe { std::env::remove_var(name) };
     }
 }
+
+/// True if `e` is the system running out of something that comes back by itself:
+/// file descriptors (`EMFILE`, `ENFILE`), processes or threads (`EAGAIN`), memory
+/// (`ENOMEM`).
+pub fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::EAGAIN) | Some(libc::ENOMEM)
+    )
+}

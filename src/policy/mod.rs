@@ -5,6 +5,8 @@
 //! further checks of the same [`Access`], and [`check_push`] sees a push's ref
 //! updates before git does.
 
+pub mod acl;
+
 use crate::error::{HttpError, Result};
 use crate::pktline::CommandList;
 use crate::service::{Context, DefaultOn, Service};

@@ -35,7 +35,7 @@ fn git_output(ctx: &Context, args: &[&std::ffi::OsStr]) -> Result<Option<Vec<u8>
         .stderr(Stdio::null());
     let out = cmd
         .output()
-        .map_err(|e| HttpError::die(format!("cannot run git: {e}")))?;
+        .map_err(|e| crate::resources::or_die("cannot run git", e))?;
     Ok(out.status.success().then_some(out.stdout))
 }
 
@@ -99,7 +99,7 @@ fn git_filter(ctx: &Context, args: &[&std::ffi::OsStr], input: Vec<u8>) -> Resul
         .stderr(Stdio::null());
     let mut child = cmd
         .spawn()
-        .map_err(|e| HttpError::die(format!("cannot run git: {e}")))?;
+        .map_err(|e| crate::resources::or_die("cannot run git", e))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
@@ -236,6 +236,9 @@ pub fn local_file(
         None => ctx.repo.git_dir.join(crate::os::bytes_to_os(&ctx.arg)),
     };
     let mut file = File::open(&path).map_err(|e| {
+        if crate::resources::is_exhaustion(&e) {
+            return crate::resources::unavailable(&format!("opening '{}'", path.display()), &e);
+        }
         HttpError::not_found(format!(
             "Cannot open '{}': {}",
             path.display(),

@@ -19,7 +19,7 @@ pub enum DefaultOn {
     Yes,
     /// Never.
     No,
-    /// Only when `REMOTE_USER` is non-empty (receive-pack).
+    /// Only when `REMOTE_USER` is non-empty (receive-pack, upload-archive).
     IfAuthenticated,
 }
 
@@ -57,7 +57,9 @@ pub static SERVICES: &[Service] = &[
     Service {
         name: "upload-archive",
         setting: |c| c.uploadarchive,
-        default_on: DefaultOn::No,
+        // git's table: `{ "upload-archive", ..., 0, 1 }` like receive-pack, so on
+        // for an authenticated user when `http.uploadarchive` is unset.
+        default_on: DefaultOn::IfAuthenticated,
         buffer_input: false,
         stateless_rpc: false,
     },

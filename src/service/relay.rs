@@ -68,7 +68,9 @@ pub fn run(
     });
     let pumped = match pumped {
         Some(Ok(rx)) => Some(rx),
-        Some(Err(e)) => return Err(HttpError::die(format!("cannot start body thread: {e}"))),
+        Some(Err(e)) => {
+            return Err(crate::resources::or_die("cannot start body thread", e));
+        }
         None => None,
     };
     let mut stdout = child
@@ -83,6 +85,7 @@ pub fn run(
         }
     });
     if let Err(e) = sent {
+        resp.set_git_exit(-1);
         child.kill();
         return Err(HttpError::die(format!(
             "writing reply for git-{service}: {e}"
@@ -96,6 +99,7 @@ pub fn run(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                resp.set_git_exit(-1);
                 child.kill();
                 return Err(HttpError::die(format!(
                     "reading output of git-{service}: {e}"
@@ -103,6 +107,7 @@ pub fn run(
             }
         };
         if let Err(e) = resp.write_body(&buf[..n]).and_then(|_| resp.flush()) {
+            resp.set_git_exit(-1);
             abandon(child, stdout);
             return Err(HttpError::die(format!(
                 "client went away during git-{service}: {e}"
@@ -113,6 +118,7 @@ pub fn run(
     let status = child
         .wait()
         .map_err(|e| HttpError::die(format!("waiting for git-{service}: {e}")))?;
+    resp.set_git_exit(status.code().unwrap_or(-1));
     let mut code = if status.success() { 0 } else { 1 };
     if !status.success() {
         log::debug!("git-{service} ended with {status}");

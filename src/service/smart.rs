@@ -56,7 +56,7 @@ pub fn child_env(ctx: &Context) -> Env {
     // git-http-backend's setup_path() puts git's exec path in front of PATH.
     if let Some(exec_path) = crate::config::git_exec_path(&env) {
         let mut path = crate::os::os_to_bytes(exec_path.into_os_string());
-        path.push(b':');
+        path.push(if cfg!(windows) { b';' } else { b':' });
         path.extend_from_slice(env.get("PATH").unwrap_or(b"/usr/bin:/bin"));
         env.set("PATH", path);
     }
@@ -64,8 +64,13 @@ pub fn child_env(ctx: &Context) -> Env {
 }
 
 fn spawn(ctx: &Context, args: &[&str], stdin: bool) -> Result<GitChild> {
-    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin)
-        .map_err(|e| HttpError::die(e.to_string()))
+    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin).map_err(|e| {
+        if crate::resources::is_exhaustion(&e) {
+            crate::resources::unavailable("starting git", &e)
+        } else {
+            HttpError::die(e.to_string())
+        }
+    })
 }
 
 /// `GET info/refs?service=git-<svc>`.

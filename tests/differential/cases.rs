@@ -511,6 +511,68 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
             .env("GIT_CONFIG_KEY_0", "safe.directory")
             .env("GIT_CONFIG_VALUE_0", "*"),
     );
+    // R15: repositories git cannot open: stock checks them in enter_repo
+    // (check_repository_format) before it replies; so must we, before any header.
+    for repo in [
+        "fmt-v2",
+        "fmt-v99",
+        "fmt-badnum",
+        "ext-unknown",
+        "ext-unknown2",
+        "ext-unknown-v0",
+        "ext-unknown-noversion",
+        "ext-v1only-v0",
+        "ext-badhash",
+        "ext-badrefs",
+        "ext-reftable",
+        "ext-partialclone-nobool",
+        "ext-precious-badbool",
+        "ext-noop",
+        "core-bare-badbool",
+        "core-worktree-nobool",
+        "config-syntax",
+        "config-syntax-late",
+        "config-unreadable",
+        "fmt-v2-noexport",
+        "head-garbage",
+        "head-missing",
+        "head-dangling",
+        "objects-missing",
+        "link-to-other",
+    ] {
+        let name = repo.replace('-', "_");
+        c.push(Case::get(
+            &format!("unopenable_{name}_dumb"),
+            Repo,
+            &format!("/{repo}.git/HEAD"),
+        ));
+        c.push(
+            Case::get(
+                &format!("unopenable_{name}_smart"),
+                Repo,
+                &format!("/{repo}.git/info/refs"),
+            )
+            .env("QUERY_STRING", "service=git-upload-pack"),
+        );
+    }
+    c.push(Case::post(
+        "unopenable_fmt_v2_post",
+        Post,
+        "/fmt-v2.git/git-upload-pack",
+        UP,
+        b"0000".to_vec(),
+    ));
+    c.push(
+        Case::get(
+            "unopenable_link_to_other_safe",
+            Repo,
+            "/link-to-other.git/HEAD",
+        )
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "safe.directory")
+        .env("GIT_CONFIG_VALUE_0", "{root}/other.git"),
+    );
+
     // R22: bad config values
     c.push(
         Case::get("bad_boolean_uploadpack", Repo, "/badbool.git/info/refs")
@@ -782,6 +844,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         &[],
     ));
     c.push(q1(
+        "service_upload_archive_default_empty_user",
+        "/repo.git/info/refs",
+        "service=git-upload-archive",
+        &[("REMOTE_USER", "")],
+    ));
+    c.push(q1(
         "query_duplicate_later_wins_bad",
         "/repo.git/info/refs",
         "service=git-upload-pack&service=git-foo",
@@ -835,6 +903,12 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         "/archive-on.git/info/refs",
         "service=git-upload-archive",
         &[],
+    ));
+    c.push(adv(
+        "service_upload_archive_default_user",
+        "/repo.git/info/refs",
+        "service=git-upload-archive",
+        &[("REMOTE_USER", "alice"), ("HTTP_GIT_PROTOCOL", "version=2")],
     ));
     c.push(adv(
         "smart_upload_archive_on_v2",
@@ -1630,6 +1704,21 @@ pub fn all(fx: &Fixture) -> Vec<Case> {
         "upload_archive_v2",
         Post,
         "/archive-on.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    )));
+    c.push(v2(Case::post(
+        "upload_archive_default_user_v2",
+        Post,
+        "/repo.git/git-upload-archive",
+        UA,
+        archive_req.clone(),
+    )
+    .env("REMOTE_USER", "alice")));
+    c.push(v2(Case::post(
+        "upload_archive_default_anonymous_v2",
+        Post,
+        "/repo.git/git-upload-archive",
         UA,
         archive_req.clone(),
     )));

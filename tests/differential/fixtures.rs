@@ -378,6 +378,133 @@ fn build() -> Fixture {
         git(&d, &["config", key, value]);
     }
 
+    // Repositories git cannot open (enter_repo's check_repository_format, R15):
+    // their config file as written, the bare copy otherwise intact.
+    let bare = "[core]\n\tbare = true\n";
+    for (name, config) in [
+        (
+            "fmt-v2.git",
+            "[core]\n\trepositoryformatversion = 2\n\tbare = true\n".to_string(),
+        ),
+        (
+            "fmt-v99.git",
+            "[core]\n\trepositoryformatversion = 99\n\tbare = true\n".to_string(),
+        ),
+        (
+            "fmt-badnum.git",
+            "[core]\n\trepositoryformatversion = two\n\tbare = true\n".to_string(),
+        ),
+        (
+            "ext-unknown.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tfrobnicate = true\n"
+            ),
+        ),
+        (
+            "ext-unknown2.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tfrobnicate = true\n\twibble\n"
+            ),
+        ),
+        (
+            "ext-unknown-v0.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 0\n{bare}[extensions]\n\tfrobnicate = true\n"
+            ),
+        ),
+        (
+            "ext-unknown-noversion.git",
+            format!("{bare}[extensions]\n\tfrobnicate = true\n"),
+        ),
+        (
+            "ext-v1only-v0.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 0\n{bare}[extensions]\n\trefstorage = files\n"
+            ),
+        ),
+        (
+            "ext-badhash.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tobjectformat = sha3\n"
+            ),
+        ),
+        (
+            "ext-badrefs.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\trefstorage = sql\n"
+            ),
+        ),
+        (
+            "ext-reftable.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\trefstorage = reftable\n"
+            ),
+        ),
+        (
+            "ext-partialclone-nobool.git",
+            format!("[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tpartialclone\n"),
+        ),
+        (
+            "ext-precious-badbool.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tpreciousobjects = maybe\n"
+            ),
+        ),
+        (
+            "ext-noop.git",
+            format!(
+                "[core]\n\trepositoryformatversion = 1\n{bare}[extensions]\n\tnoop = x\n\tnoop-v1 = y\n\tpreciousobjects = true\n"
+            ),
+        ),
+        (
+            "core-bare-badbool.git",
+            "[core]\n\trepositoryformatversion = 0\n\tbare = maybe\n".to_string(),
+        ),
+        (
+            "core-worktree-nobool.git",
+            "[core]\n\trepositoryformatversion = 0\n\tbare = true\n\tworktree\n".to_string(),
+        ),
+        (
+            "config-syntax.git",
+            "[core\n\trepositoryformatversion = 0\n".to_string(),
+        ),
+        (
+            "config-syntax-late.git",
+            "[core]\n\trepositoryformatversion = 0\n\tbare = true\n[http\n".to_string(),
+        ),
+        ("config-unreadable.git", bare.to_string()),
+    ] {
+        let d = root.join(name);
+        copy(&repo, &d);
+        write(&d.join("config"), &config);
+    }
+    // The same failure in a repository that is not exported: stock checks the
+    // format before the export.
+    copy(&root.join("fmt-v2.git"), &root.join("fmt-v2-noexport.git"));
+    std::fs::remove_file(root.join("fmt-v2-noexport.git/git-daemon-export-ok")).unwrap();
+    // A config file that is a directory (unreadable as a file).
+    std::fs::remove_file(root.join("config-unreadable.git/config")).unwrap();
+    std::fs::create_dir(root.join("config-unreadable.git/config")).unwrap();
+    // HEAD that is not a ref or an id; HEAD missing; a ref store git cannot read.
+    copy(&repo, &root.join("head-garbage.git"));
+    write(&root.join("head-garbage.git/HEAD"), "garbage\n");
+    copy(&repo, &root.join("head-missing.git"));
+    std::fs::remove_file(root.join("head-missing.git/HEAD")).unwrap();
+    copy(&repo, &root.join("head-dangling.git"));
+    write(
+        &root.join("head-dangling.git/HEAD"),
+        "ref: refs/heads/nosuch\n",
+    );
+    copy(&repo, &root.join("objects-missing.git"));
+    std::fs::remove_dir_all(root.join("objects-missing.git/objects")).unwrap();
+    // The repository directory is a symlink to one owned by someone else (git
+    // checks the owner of the link itself: lstat).
+    sh(&format!(
+        "ln -s '{}' '{}'",
+        root.join("other.git").display(),
+        root.join("link-to-other.git").display()
+    ));
+
     // Config files outside the repositories: global, system, HOME, includes.
     let cfg = base.join("cfg");
     std::fs::create_dir_all(cfg.join("home")).unwrap();

@@ -29,6 +29,7 @@ pub const SCENARIOS: &[&str] = &[
     "chunked push",
     "dumb clone",
     "push 100MB",
+    "archive v2",
 ];
 
 /// Size of the big push.
@@ -452,6 +453,28 @@ pub fn run_all(r: &Run) -> Vec<String> {
         }
     });
 
+    // git archive --remote (protocol v2) with credentials where the setup has
+    // any: without http.uploadarchive, upload-archive is on exactly when the web
+    // server authenticated the user (REMOTE_USER non-empty), as receive-pack is.
+    out.push({
+        let url = match auth {
+            Auth::None => r.anon_url(),
+            _ => r.user_url(PASSWORD),
+        };
+        let o = run(git()
+            .current_dir(r.tmp.path())
+            .args(["-c", "protocol.version=2", "archive", "--format=tar"])
+            .arg(format!("--remote={url}"))
+            .args(["main", "file0.txt"]));
+        if !o.status.success() {
+            "refused".into()
+        } else if !o.stdout.windows(9).any(|w| w == b"file0.txt") {
+            "FAIL: file0.txt not in the archive".into()
+        } else {
+            "ok".into()
+        }
+    });
+
     assert_eq!(out.len(), SCENARIOS.len());
     out
 }
@@ -487,5 +510,7 @@ pub fn expected(setup: &Setup) -> Vec<String> {
         pick(push, "ok chunked", "n/a"),
         s("ok"),
         pick(push, "ok", "n/a"),
+        // Only where every URL is authenticated does the backend see a user.
+        pick(setup.auth == Auth::Private, "ok", "refused"),
     ]
 }

@@ -65,6 +65,7 @@ impl Listener {
             Source::Tcp(addr) => {
                 Listener::Tcp(TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?)
             }
+            Source::StdinPipe => bail!("a named pipe on standard input exists only on Windows"),
             Source::Inherited(fd) => {
                 match crate::os::take_inherited_listener(*fd)
                     .with_context(|| format!("using the inherited socket on fd {fd}"))?

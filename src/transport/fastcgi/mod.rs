@@ -5,10 +5,13 @@
 //! - [`conn`]: one connection, generic over its byte stream.
 //! - [`server`]: the accept loop, connection cap and shutdown, over any acceptor.
 //! - `listener` (Unix): unix/TCP sockets, bound or inherited (fd 0, fd 3).
+//! - `pipe` (Windows): IIS's named pipe on standard input, one connection at a time.
 
 pub mod conn;
 #[cfg(unix)]
 pub mod listener;
+#[cfg(windows)]
+pub mod pipe;
 pub mod record;
 pub mod server;
 
@@ -47,8 +50,22 @@ fn run_platform(listen: &Listen, cfg: server::ServerConfig) -> i32 {
     server::run(Box::new(listener), cfg, &crate::os::term_requested)
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+fn run_platform(listen: &Listen, cfg: server::ServerConfig) -> i32 {
+    match (&listen.source, crate::os::iis_pipe()) {
+        (crate::mode::Source::StdinPipe, Some(pipe)) => pipe::run(pipe, cfg),
+        _ => {
+            log::error!(
+                "fatal: on Windows the FastCGI server runs under IIS (its named pipe on \
+                 standard input); --listen and inherited sockets are Unix only"
+            );
+            2
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 fn run_platform(_listen: &Listen, _cfg: server::ServerConfig) -> i32 {
-    log::error!("fatal: FastCGI sockets are not supported on this platform yet");
+    log::error!("fatal: FastCGI is not supported on this platform");
     2
 }

@@ -1,0 +1,177 @@
+//! gitolite's lexical rules: line clean-up, the character sets it allows in names,
+//! and its regex conventions (a name or refex is spliced into `^...$` / `^...` as
+//! text, exactly as gitolite's Perl does, so `a|b` keeps Perl's precedence).
+
+use regex::Regex;
+
+/// gitolite's `cleanup_conf_line`: drop a `#` comment (not inside a simple
+/// double-quoted string), put spaces around the first `=`, squeeze whitespace.
+pub fn cleanup_line(line: &str) -> String {
+    let cut = comment_start(line).map_or(line, |i| &line[..i]);
+    let spaced = match cut.find('=') {
+        Some(i) => format!("{} = {}", &cut[..i], &cut[i + 1..]),
+        None => cut.to_string(),
+    };
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Where a comment starts: the first `#` outside `"..."`; `None` if there is none,
+/// or if an unclosed quote comes first (gitolite's regex then does not match).
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => return Some(i),
+            b'"' => {
+                let close = bytes[i + 1..].iter().position(|&b| b == b'"')?;
+                i += close + 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn alnum(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Checks `^\@?FIRST[REST]*$`.
+fn shaped(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool) -> bool {
+    let s = s.strip_prefix('@').unwrap_or(s);
+    let mut chars = s.chars();
+    chars.next().is_some_and(first) && chars.all(rest)
+}
+
+/// `$REPONAME_PATT`: a plain repository (or group) name, no regex characters.
+pub fn is_reponame(s: &str) -> bool {
+    shaped(s, alnum, |c| alnum(c) || "-._@/+".contains(c))
+}
+
+/// `$REPOPATT_PATT`: a repository name or pattern (also used for refexes).
+pub fn is_repopatt(s: &str) -> bool {
+    shaped(
+        s,
+        |c| alnum(c) || c == '[',
+        |c| alnum(c) || "-._@/+\\^$|()[]*?{},".contains(c),
+    )
+}
+
+/// `$USERNAME_PATT`: a user or group name.
+pub fn is_username(s: &str) -> bool {
+    shaped(s, alnum, |c| alnum(c) || "-._@+".contains(c))
+}
+
+/// `$REF_OR_FILENAME_PATT` without the optional `@`: what `gitolite access`
+/// accepts as a ref.
+pub fn is_refname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(alnum) && chars.all(|c| alnum(c) || "-._@/+ :,".contains(c))
+}
+
+/// A compiled matcher for gitolite's `/^$text$/` (whole) or `/^$text/` (prefix).
+#[derive(Debug)]
+pub enum Matcher {
+    /// Everything (the refex `refs/.*` that a rule without refex gets).
+    Refs,
+    /// No regex character but `.`: compared char by char, `.` matching any
+    /// character but a newline (cheap, and the common case).
+    Simple(Vec<char>),
+    /// A real regular expression.
+    Regex(Regex),
+}
+
+/// True if `text` is handled by [`Matcher::Simple`].
+fn is_simple(text: &str) -> bool {
+    !text.chars().any(|c| "\\+*?()|[]{}^$".contains(c))
+}
+
+impl Matcher {
+    /// Compiles gitolite's `^TEXT$` (`whole`) or `^TEXT` as text splices.
+    pub fn new(text: &str, whole: bool) -> Result<Matcher, regex::Error> {
+        if !whole && text == "refs/.*" {
+            return Ok(Matcher::Refs);
+        }
+        if is_simple(text) {
+            return Ok(Matcher::Simple(text.chars().collect()));
+        }
+        let pattern = if whole {
+            format!("^{text}$")
+        } else {
+            format!("^{text}")
+        };
+        Regex::new(&pattern).map(Matcher::Regex)
+    }
+
+    /// Matches `s` as the matcher was built (whole or prefix).
+    pub fn matches(&self, s: &str, whole: bool) -> bool {
+        match self {
+            Matcher::Refs => s.starts_with("refs/"),
+            Matcher::Simple(pattern) => {
+                let mut chars = s.chars();
+                for p in pattern {
+                    match chars.next() {
+                        Some(c) if c == *p || (*p == '.' && c != '\n') => {}
+                        _ => return false,
+                    }
+                }
+                !whole || chars.next().is_none()
+            }
+            Matcher::Regex(re) => re.is_match(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup() {
+        assert_eq!(
+            cleanup_line("  RW+   master=alice  # hi"),
+            "RW+ master = alice"
+        );
+        assert_eq!(cleanup_line("a = \"x#y\" b # c"), "a = \"x#y\" b");
+        assert_eq!(cleanup_line("a \"x#y"), "a \"x#y");
+        assert_eq!(cleanup_line("@g=a=b"), "@g = a=b");
+        assert_eq!(cleanup_line("# only"), "");
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(is_reponame("foo/bar.git"));
+        assert!(is_reponame("@grp"));
+        assert!(!is_reponame("foo/.*"));
+        assert!(is_repopatt("foo/.*"));
+        assert!(is_repopatt("[a-z]+"));
+        assert!(!is_repopatt("a b"));
+        assert!(is_username("alice@example.com"));
+        assert!(!is_username("DOMAIN\\bob"));
+        assert!(!is_username(""));
+        assert!(is_refname("refs/heads/main"));
+        assert!(!is_refname("refs/heads/a#b"));
+    }
+
+    #[test]
+    fn matchers() {
+        let m = Matcher::new("refs/heads/ma.n", false).unwrap();
+        assert!(m.matches("refs/heads/main", false));
+        assert!(m.matches("refs/heads/mainline", false));
+        assert!(!m.matches("refs/heads/mai", false));
+        let m = Matcher::new("foo.bar", true).unwrap();
+        assert!(m.matches("fooXbar", true));
+        assert!(!m.matches("fooXbarz", true));
+        let m = Matcher::new("a|b", true).unwrap();
+        // Perl's /^a|b$/: "starts with a" or "ends with b".
+        assert!(m.matches("axx", true));
+        assert!(m.matches("xxb", true));
+        assert!(!m.matches("xax", true));
+        assert!(
+            Matcher::new("refs/.*", false)
+                .unwrap()
+                .matches("refs/x", false)
+        );
+    }
+}
