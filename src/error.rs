@@ -28,10 +28,13 @@ pub struct HttpError {
     /// Reply body (415, 413 and 503 carry a message, Git LFS errors a JSON
     /// document; everything else is empty).
     pub body: Vec<u8>,
+    /// `WWW-Authenticate` value of a 401 (the built-in Basic auth's challenge).
+    pub challenge: Option<String>,
     /// `Retry-After` seconds (503 only).
     pub retry_after: Option<u32>,
-    /// More headers after `Allow` (the `Content-Type` of a Git LFS error body).
-    pub headers: Vec<(&'static str, String)>,
+    /// The body is a Git LFS JSON document (sent with `Content-Type:
+    /// application/vnd.git-lfs+json`).
+    pub lfs_json: bool,
 }
 
 impl HttpError {
@@ -43,20 +46,15 @@ impl HttpError {
             message: message.into(),
             allow: None,
             body: Vec::new(),
+            challenge: None,
             retry_after: None,
-            headers: Vec::new(),
+            lfs_json: false,
         }
     }
 
     /// The same error with a reply body.
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> HttpError {
         self.body = body.into();
-        self
-    }
-
-    /// The same error with one more reply header.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> HttpError {
-        self.headers.push((name, value.into()));
         self
     }
 
@@ -73,6 +71,14 @@ impl HttpError {
     /// 403 Forbidden.
     pub fn forbidden(message: impl Into<String>) -> HttpError {
         HttpError::new(403, "Forbidden", message)
+    }
+
+    /// 401 Unauthorized with a `WWW-Authenticate: <challenge>` header (the
+    /// built-in Basic auth asks for credentials).
+    pub fn unauthorized(challenge: String, message: impl Into<String>) -> HttpError {
+        let mut e = HttpError::new(401, "Unauthorized", message);
+        e.challenge = Some(challenge);
+        e
     }
 
     /// 405 Method Not Allowed with an `Allow` header.

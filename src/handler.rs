@@ -102,15 +102,18 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
     if let Some(allow) = e.allow {
         head = head.header("Allow", allow);
     }
+    if let Some(challenge) = &e.challenge {
+        head = head.header("WWW-Authenticate", challenge.clone());
+    }
     if let Some(secs) = e.retry_after {
         head = head.header("Retry-After", secs.to_string());
     }
     let mut head = head.nocache();
-    if !e.body.is_empty() && e.status == 503 && e.headers.is_empty() {
+    if !e.body.is_empty() && e.status == 503 && !e.lfs_json {
         head = head.header("Content-Type", "text/plain");
     }
-    for (name, value) in &e.headers {
-        head = head.header(name, value.clone());
+    if e.lfs_json {
+        head = head.header("Content-Type", crate::service::lfs::MEDIA_TYPE);
     }
     if let Err(err) = resp.send_full(&head, &e.body) {
         log::debug!("could not send the {} reply: {err}", e.status);
@@ -138,24 +141,21 @@ fn run(
         record.repo = Some(shown_repo(&env, &path));
         return Err(not_supported());
     };
-    // A Git LFS path where LFS is off (or there is no repository to ask) gets the
-    // reply stock gives every unknown path.
-    let resolved = if matched.route.handler.is_lfs() {
-        let repo = repo::find(matched.repo_path, &env).map_err(|_| not_supported())?;
-        let config = config::load(&repo.git_dir, &env).map_err(|_| not_supported())?;
-        if !lfs::enabled(&env, &config) {
-            return Err(not_supported());
+    let is_lfs = matched.route.handler.is_lfs();
+    let check_method = |env: &crate::request::Env| {
+        if Method::parse(&method) != Some(matched.route.method) {
+            return Err(if env.get("SERVER_PROTOCOL") == Some(b"HTTP/1.1") {
+                HttpError::method_not_allowed(matched.route.method.allow())
+            } else {
+                HttpError::bad_request("")
+            });
         }
-        Some((repo, config))
-    } else {
-        None
+        Ok(())
     };
-    if Method::parse(&method) != Some(matched.route.method) {
-        return Err(if env.get("SERVER_PROTOCOL") == Some(b"HTTP/1.1") {
-            HttpError::method_not_allowed(matched.route.method.allow())
-        } else {
-            HttpError::bad_request("")
-        });
+    // A Git LFS path is judged for its method only once LFS is known to be on
+    // for the repository (below).
+    if !is_lfs {
+        check_method(&env)?;
     }
     record.repo = Some(shown_repo(&env, matched.repo_path));
     record.route = Some(String::from_utf8_lossy(matched.arg).into_owned());
@@ -170,13 +170,36 @@ fn run(
         let s = String::from_utf8_lossy(s);
         s.strip_prefix("git-").unwrap_or(&s).to_string()
     });
-    let (repo, config) = match resolved {
-        Some(found) => found,
-        None => {
-            let repo = repo::find(matched.repo_path, &env)?;
-            let config = config::load(&repo.git_dir, &env)?;
-            (repo, config)
+    // Git LFS hands the client's credentials back in its batch actions; LFS
+    // requests run no git, so for them the header may stay after auth.
+    let lfs_authorization = is_lfs
+        .then(|| env.get("HTTP_AUTHORIZATION").map(<[u8]>::to_vec))
+        .flatten();
+    crate::policy::auth::authenticate(&mut env)?;
+    if let Some(value) = lfs_authorization {
+        env.set("HTTP_AUTHORIZATION", value);
+    }
+    record.user = env
+        .get_nonempty("REMOTE_USER")
+        .map(|u| String::from_utf8_lossy(u).into_owned());
+    let mut subject = crate::policy::Subject::new(&env)?;
+    subject.gate_name(matched.repo_path, &env)?;
+    let (repo, config) = if is_lfs {
+        // A Git LFS path where LFS is off (or there is no repository to ask) gets
+        // the reply stock gives every unknown path.
+        let repo = repo::find(matched.repo_path, &env).map_err(|_| not_supported())?;
+        subject.gate_found(&repo, &env)?;
+        let config = config::load(&repo.git_dir, &env).map_err(|_| not_supported())?;
+        if !lfs::enabled(&env, &config) {
+            return Err(not_supported());
         }
+        check_method(&env)?;
+        (repo, config)
+    } else {
+        let repo = repo::find(matched.repo_path, &env)?;
+        subject.gate_found(&repo, &env)?;
+        let config = config::load(&repo.git_dir, &env)?;
+        (repo, config)
     };
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
@@ -204,6 +227,7 @@ fn run(
         config,
         max_request_buffer,
         arg: matched.arg.to_vec(),
+        subject,
     };
     match matched.route.handler {
         Handler::Head => dumb::head(&ctx, resp),

@@ -74,6 +74,8 @@ pub struct Listen {
     /// How long a connection with no request in progress may stay silent before it
     /// is closed (`--idle-timeout SECONDS`; `None` with 0: never).
     pub idle_timeout: Option<std::time::Duration>,
+    /// Settings for the base environment from `--acl`, `--auth-file`, `--auth-realm`.
+    pub settings: Vec<(String, String)>,
 }
 
 /// How to run.
@@ -107,6 +109,9 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// `--idle-timeout SECONDS` (0: never).
     pub idle_timeout: Option<u64>,
+    /// `--acl FILE`, `--auth-file FILE`, `--auth-realm R`: (variable, value) pairs
+    /// for the base environment (see `policy::SETTING_OPTIONS`).
+    pub settings: Vec<(String, String)>,
 }
 
 /// Parses `unix:/path` or `HOST:PORT`.
@@ -136,7 +141,8 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
         if !matches!(
             name,
             "--listen" | "--socket-mode" | "--max-connections" | "--idle-timeout"
-        ) {
+        ) && crate::policy::setting_variable(name).is_none()
+        {
             bail!("unknown argument: {arg}");
         }
         let value = match inline {
@@ -148,6 +154,11 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                     .with_context(|| format!("{name} needs a value"))?
             }
         };
+        if let Some(var) = crate::policy::setting_variable(name) {
+            opts.settings.push((var.to_string(), value));
+            i += 1;
+            continue;
+        }
         match name {
             "--listen" => opts.listen = Some(parse_address(&value)?),
             "--socket-mode" => {
@@ -227,6 +238,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
             socket_mode: None,
             max_connections: 1,
             idle_timeout: (idle > 0).then(|| std::time::Duration::from_secs(idle)),
+            settings: parse_options(args).map(|o| o.settings).unwrap_or_default(),
         }));
     }
     // Under CGI a web server passes the words of a query without '=' as arguments
@@ -256,6 +268,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
             0 => None,
             secs => Some(std::time::Duration::from_secs(secs)),
         },
+        settings: opts.settings.clone(),
     };
     if let Some(source) = opts.listen.clone() {
         log::debug!("mode: FastCGI on {source:?} (--listen)");

@@ -118,6 +118,9 @@ pub struct CommandList {
     /// The parsed updates, or `None` when the list could not be read whole (not
     /// pkt-line, or longer than the limit); git then judges the bytes itself.
     pub updates: Option<Vec<RefUpdate>>,
+    /// The capabilities the client asked for (after the NUL of the first command
+    /// line: `report-status side-band-64k ...`), empty if none.
+    pub capabilities: Vec<u8>,
 }
 
 fn parse_update(line: &[u8]) -> Option<RefUpdate> {
@@ -173,6 +176,13 @@ pub fn read_command_list(r: &mut dyn Read, limit: usize) -> io::Result<CommandLi
             ));
         }
         list.raw.extend_from_slice(&data);
+        if updates.is_empty()
+            && list.capabilities.is_empty()
+            && let Some(nul) = data.iter().position(|&b| b == 0)
+        {
+            let caps = &data[nul + 1..];
+            list.capabilities = caps.strip_suffix(b"\n").unwrap_or(caps).to_vec();
+        }
         if let Some(update) = parse_update(&data) {
             updates.push(update);
         }
@@ -219,6 +229,7 @@ mod tests {
         assert_eq!(updates.len(), 2);
         assert_eq!(updates[0].name, b"refs/heads/new");
         assert_eq!(updates[1].new_id, z);
+        assert_eq!(list.capabilities, b"report-status side-band-64k");
         assert_eq!(list.raw, &body[..body.len() - 8]);
         assert_eq!(r, b"PACK....");
     }

@@ -132,3 +132,52 @@ fn access_is_ignored_under_cgi() {
     assert!(out.starts_with("Status: 500"), "{out}");
     assert!(!out.contains("allowed"), "{out}");
 }
+
+/// README's worked example is a valid file and means what README says.
+#[test]
+fn readme_example_decides_as_documented() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### The format, by example")
+        .nth(1)
+        .expect("README has the ACL example");
+    let example = section.split("```").nth(1).expect("a code block");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acl.conf");
+    std::fs::write(&file, example.trim_start_matches('\n')).unwrap();
+    let f = file.to_str().unwrap();
+    for (args, code) in [
+        (&["app", "carol", "W", "main"][..], 1),
+        (&["app", "carol", "+", "dev/x"][..], 0),
+        (&["app", "anonymous", "R"][..], 0),
+        (&["app", "dave", "W", "mainline"][..], 0),
+        (&["app", "dave", "C", "refs/tags/v1"][..], 0),
+        (&["app", "eve", "C", "refs/tags/v1"][..], 1),
+        (&["app", "admin", "D", "main"][..], 0),
+        (&["app", "dave", "D", "main"][..], 1),
+        (&["web/x", "eve", "R"][..], 0),
+        (&["tools/ab", "bob", "+", "x"][..], 0),
+        (&["tools/a1", "bob", "R"][..], 1),
+        (&["private/secret", "anonymous", "R"][..], 1),
+        (&["private/secret", "mallory", "R"][..], 1),
+        (&["private/secret", "alice", "R"][..], 0),
+    ] {
+        let mut all = vec!["--acl", f];
+        all.extend_from_slice(args);
+        let o = access(None, &all);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    let o = access(None, &["--acl", f, "app", "carol", "W", "main"]);
+    assert!(
+        stdout(&o).contains(&format!("denied by {f}:10: -    main")),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -344,6 +344,11 @@ fn gitolite(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
         .env_remove("GL_REPO")
         .env_remove("GL_BINDIR")
         .env_remove("GL_LIBDIR")
+        // gitolite setup commits the admin repository: a fresh machine has no identity.
+        .env("GIT_AUTHOR_NAME", "acl test")
+        .env("GIT_AUTHOR_EMAIL", "acl@test")
+        .env("GIT_COMMITTER_NAME", "acl test")
+        .env("GIT_COMMITTER_EMAIL", "acl@test")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -380,6 +385,7 @@ fn run_case(case: &Case) -> (usize, Vec<String>) {
         let dir = home.join("repositories").join(format!("{repo}.git"));
         std::fs::create_dir_all(&dir).unwrap();
         let st = Command::new("git")
+            .env("HOME", home)
             .args(["init", "-q", "--bare"])
             .arg(&dir)
             .status()

@@ -415,3 +415,153 @@ fn pitfalls() {
     }
     show(&format!("\npitfalls:\n  {}\n", seen.join("\n  ")));
 }
+
+/// Every file under `dir` with its contents, for "left byte-identical" checks.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(rel, b"<dir>".to_vec());
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// apache/git-builtin-auth.conf: Apache does no authentication, the backend
+/// checks `Authorization` itself (CGIPassAuth On). Stock git-http-backend cannot
+/// do this, so only ours runs; it must give the outcomes of a push-with-auth
+/// setup (anonymous reads, 401 for anonymous and wrong-password pushes, pushes as
+/// the user). Then the same setup with an ACL file: a private repository (401
+/// for anonymous, clone with credentials), a read-only user who cannot push, a
+/// writer limited to feature/* whose push to main is rejected per ref with the
+/// repository left byte-identical, and `RW+` for a force-push.
+#[test]
+fn apache_builtin_auth() {
+    let setup = Setup {
+        name: "apache-builtin-auth",
+        config: "apache/git-builtin-auth.conf",
+        kind: Kind::Apache,
+        auth: Auth::Push,
+        fastcgi: false,
+    };
+    let fx = scenarios::fixture();
+    let started = Instant::now();
+    let server = Server::start(&setup, Backend::Ours, &fx.dir);
+    let run = scenarios::Run {
+        setup: &setup,
+        server: &server,
+        tmp: tempfile::tempdir().unwrap(),
+    };
+    let outcomes = scenarios::run_all(&run);
+    let expected = scenarios::expected(&setup);
+    show(&format!(
+        "\napache-builtin-auth (ours only):\n{}",
+        matrix(&[(
+            setup.name.to_string(),
+            "ours".to_string(),
+            outcomes.clone(),
+            started.elapsed().as_secs_f64()
+        )])
+    ));
+    if outcomes != expected {
+        show(&server.logs());
+    }
+    assert_eq!(outcomes, expected);
+    drop(server);
+
+    // With an ACL.
+    let acl_dir = tempfile::tempdir().unwrap();
+    let acl = acl_dir.path().join("acl.conf");
+    std::fs::write(
+        &acl,
+        "repo repo\n    RW+ = alice\n    RW feature/ = bob\n    R = rob\n",
+    )
+    .unwrap();
+    harness::chown_to_account(acl_dir.path());
+    let line = "# SetEnv GIT_HTTP_ACL_FILE \"/etc/git-http-backend-rs/acl.conf\"";
+    let server = Server::start_edited(&setup, Backend::Ours, &fx.dir, &|c| {
+        assert!(c.contains(line), "the shipped config changed");
+        c.replace(
+            line,
+            &format!("SetEnv GIT_HTTP_ACL_FILE \"{}\"", acl.display()),
+        )
+    });
+    let htpasswd = server.run_dir.join("htpasswd");
+    for user in ["bob", "rob", "eve"] {
+        harness::check(
+            std::process::Command::new("htpasswd")
+                .args(["-bB"])
+                .arg(&htpasswd)
+                .args([user, &format!("pw-{user}")]),
+        );
+    }
+    harness::chown_to_account(&htpasswd);
+    let url = |user: Option<&str>| match user {
+        None => server.url.clone(),
+        Some(u) => {
+            let pw = if u == harness::USER {
+                harness::PASSWORD.to_string()
+            } else {
+                format!("pw-{u}")
+            };
+            server
+                .url
+                .replacen("http://", &format!("http://{u}:{pw}@"), 1)
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let git_run = |args: &[&str]| {
+        let o = harness::run(harness::git_in(&fx.dir).args(args));
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Anonymous: 401 with a challenge, git cannot clone without credentials.
+    let head = harness::check(
+        std::process::Command::new("curl")
+            .args(["-s", "-D", "-", "-o", "/dev/null"])
+            .arg(format!("{}/info/refs?service=git-upload-pack", url(None))),
+    );
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(
+        head.contains("WWW-Authenticate: Basic realm=\"Git\""),
+        "{head}"
+    );
+    let dest = tmp.path().join("anon");
+    let (ok, err) = git_run(&["clone", "-q", &url(None), dest.to_str().unwrap()]);
+    assert!(!ok && err.contains("could not read Username"), "{err}");
+    // With credentials: the read-only user clones, but cannot push.
+    let dest = tmp.path().join("rob");
+    let (ok, err) = git_run(&["clone", "-q", &url(Some("rob")), dest.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, err) = git_run(&["push", &url(Some("rob")), "topic:refs/heads/feature/rob"]);
+    assert!(!ok && err.contains("403"), "{err}");
+    // The writer pushes feature/*, not main; the refused push changes nothing.
+    let (ok, err) = git_run(&["push", &url(Some("bob")), "topic:refs/heads/feature/bob"]);
+    assert!(ok, "{err}");
+    let before = snapshot(&server.repo);
+    let (ok, err) = git_run(&["push", &url(Some("bob")), "topic:main"]);
+    assert!(
+        !ok && err.contains("! [remote rejected] topic -> main (push denied for bob"),
+        "{err}\n{}",
+        server.logs()
+    );
+    assert_eq!(snapshot(&server.repo), before);
+    // RW+: fast-forward and force-push main.
+    let (ok, err) = git_run(&["push", &url(Some(harness::USER)), "topic:main"]);
+    assert!(ok, "{err}");
+    let (ok, err) = git_run(&["push", &url(Some(harness::USER)), "+main:main"]);
+    assert!(ok, "{err}");
+    show(
+        "\napache-builtin-auth with ACL: anonymous 401, read-only clone, per-ref refusal, RW+ force-push: ok\n",
+    );
+}

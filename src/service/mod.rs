@@ -84,6 +84,8 @@ pub struct Context {
     pub max_request_buffer: u64,
     /// The matched route suffix without its leading `/` (`info/refs`).
     pub arg: Vec<u8>,
+    /// Who asks, and the ACL that judges them (see [`crate::policy`]).
+    pub subject: crate::policy::Subject,
 }
 
 impl Context {

@@ -63,8 +63,40 @@ pub fn child_env(ctx: &Context) -> Env {
     env
 }
 
+/// Adds `key=value` pairs to the git configuration of a child the way `git -c`
+/// does: appended to `GIT_CONFIG_PARAMETERS` (which beats every config file and
+/// `GIT_CONFIG_COUNT`), so a setting of ours cannot be undone by the repository.
+pub fn add_config(env: &mut Env, config: &[(String, String)]) {
+    if config.is_empty() {
+        return;
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut params = env
+        .get("GIT_CONFIG_PARAMETERS")
+        .unwrap_or_default()
+        .to_vec();
+    for (key, value) in config {
+        if !params.is_empty() {
+            params.push(b' ');
+        }
+        params.extend(format!("{}={}", quote(key), quote(value)).into_bytes());
+    }
+    env.set("GIT_CONFIG_PARAMETERS", params);
+}
+
 fn spawn(ctx: &Context, args: &[&str], stdin: bool) -> Result<GitChild> {
-    GitChild::spawn(&child_env(ctx), &ctx.repo.git_dir, args, stdin).map_err(|e| {
+    spawn_with(ctx, args, stdin, &[])
+}
+
+fn spawn_with(
+    ctx: &Context,
+    args: &[&str],
+    stdin: bool,
+    config: &[(String, String)],
+) -> Result<GitChild> {
+    let mut env = child_env(ctx);
+    add_config(&mut env, config);
+    GitChild::spawn(&env, &ctx.repo.git_dir, args, stdin).map_err(|e| {
         if crate::resources::is_exhaustion(&e) {
             crate::resources::unavailable("starting git", &e)
         } else {
@@ -106,6 +138,7 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         "Content-Type",
         format!("application/x-git-{}-result", svc.name),
     );
+    let mut config = Vec::new();
     let input = if svc.buffer_input {
         let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?.into_reader();
         let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
@@ -125,7 +158,22 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
             let commands = pktline::read_command_list(&mut rest, limit).map_err(|e| {
                 HttpError::bad_request(format!("reading request body for git-receive-pack: {e}"))
             })?;
-            policy::check_push(ctx, &commands)?;
+            let plan = policy::check_push(ctx, &commands)?;
+            if let Some(report) = plan.refusal {
+                log::warn!("{}", plan.log);
+                // No git runs. The rest of the body (the pack) is read and dropped
+                // first, so the client reads our answer rather than a reset.
+                std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| {
+                    HttpError::bad_request(format!(
+                        "reading request body for git-receive-pack: {e}"
+                    ))
+                })?;
+                resp.send_full(&head, &report).map_err(|e| {
+                    HttpError::die(format!("writing reply for git-receive-pack: {e}"))
+                })?;
+                return Ok(0);
+            }
+            config = plan.config;
             prefix = commands.raw;
         }
         Input { prefix, rest }
@@ -135,7 +183,7 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         args.push("--stateless-rpc");
     }
     args.push(".");
-    let child = spawn(ctx, &args, true)?;
+    let child = spawn_with(ctx, &args, true, &config)?;
     relay::run(child, Some(input), resp, &head, &[], svc.name)
 }
 
@@ -152,5 +200,20 @@ mod tests {
         assert!(!v("version=20"));
         assert!(!v("version=1"));
         assert!(!is_v2(&Env::new()));
+    }
+
+    #[test]
+    fn config_is_appended() {
+        let mut env = Env::from_pairs([("GIT_CONFIG_PARAMETERS", "'a.x'='1'")]);
+        add_config(&mut env, &[("a.b".into(), "it's".into())]);
+        assert_eq!(
+            env.get_str("GIT_CONFIG_PARAMETERS"),
+            Some("'a.x'='1' 'a.b'='it'\\''s'")
+        );
+        let mut env = Env::new();
+        add_config(&mut env, &[]);
+        assert_eq!(env.get("GIT_CONFIG_PARAMETERS"), None);
+        add_config(&mut env, &[("r.d".into(), "true".into())]);
+        assert_eq!(env.get_str("GIT_CONFIG_PARAMETERS"), Some("'r.d'='true'"));
     }
 }

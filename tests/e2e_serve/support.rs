@@ -152,6 +152,12 @@ impl Server {
 
     /// Starts `serve ARGS ROOT`.
     pub fn start_with(scratch: &Scratch, args: &[&str]) -> Server {
+        Server::start_env(scratch, args, &[])
+    }
+
+    /// Starts `serve ARGS ROOT` with extra environment variables (daemon-wide
+    /// settings such as `GIT_HTTP_ACL_FILE`).
+    pub fn start_env(scratch: &Scratch, args: &[&str], envs: &[(&str, &str)]) -> Server {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stderr_path = scratch.path().join(format!("server-{n}.log"));
@@ -163,6 +169,7 @@ impl Server {
             .env("HOME", scratch.home())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_HTTP_BACKEND_LOG", "info")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

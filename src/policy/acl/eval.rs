@@ -196,7 +196,7 @@ fn access(scope: &Scope, user: &str, aa: Aa, refname: Option<&str>) -> Decision 
         if deny {
             return Decision::by_rule(false, site);
         }
-        if aa.held_by(&rule.perm) {
+        if aa.held_by(rule.perm) {
             return Decision::by_rule(true, site);
         }
     }

@@ -55,7 +55,7 @@ pub struct Rule {
     /// Index into [`Parsed::users`].
     pub user: usize,
     /// The permission as written (`RW+C`, `-`, ...).
-    pub perm: String,
+    pub perm: &'static str,
     /// The refex.
     pub refex: Refex,
     /// Index into [`Parsed::sites`].
@@ -92,6 +92,11 @@ struct Line {
 
 /// Options that change decisions.
 const ACCESS_OPTIONS: &[&str] = &["deny-rules", "CREATE_IS_C", "DELETE_IS_D"];
+
+/// The permissions a rule may hold (gitolite's `-|C|R|RW\+?(?:C?D?|D?C?)`).
+const PERMS: &[&str] = &[
+    "-", "C", "R", "RW", "RW+", "RWC", "RW+C", "RWD", "RW+D", "RWCD", "RW+CD", "RWDC", "RW+DC",
+];
 
 /// Role names gitolite gives meaning through wild repositories (not supported).
 const ROLES: &[&str] = &["CREATOR", "READERS", "WRITERS"];
@@ -407,29 +412,43 @@ impl Builder {
         let pats = patterns();
         let text = line.text.as_str();
         let here = || format!("{}:{}: {}", line.file.display(), line.number, line.raw);
-        if let Some(c) = pats.option.captures(text) {
+        // One regex per line, picked by the first character (the regexes are
+        // gitolite's; the order among them is its order).
+        let first = text.as_bytes()[0];
+        if first == b'o'
+            && let Some(c) = pats.option.captures(text)
+        {
             return self.option(&c[1], &c[2], here);
         }
-        if pats.meta.is_match(text) {
+        if matches!(first, b'd' | b'o' | b'c') && pats.meta.is_match(text) {
             self.ignored.push(here());
             return Ok(());
         }
-        if let Some(c) = pats.group.captures(text) {
+        if first == b'@'
+            && let Some(c) = pats.group.captures(text)
+        {
             return self.group(&c[1], &c[2]);
         }
-        if let Some(c) = pats.repo.captures(text) {
+        if first == b'r'
+            && let Some(c) = pats.repo.captures(text)
+        {
             return self.repo(&c[1], here);
         }
-        if let Some(c) = pats.rule.captures(text) {
+        if matches!(first, b'-' | b'C' | b'R')
+            && let Some(c) = pats.rule.captures(text)
+        {
             let refs = c.get(2).map_or("", |m| m.as_str());
             return self.rule(&c[1], refs, &c[3], line, here);
         }
-        if let Some(c) = pats.config.captures(text) {
+        if first == b'c'
+            && let Some(c) = pats.config.captures(text)
+        {
             let key = &c[1];
+            const PREFIX: &str = "gitolite-options.";
             if let Some(name) = key
-                .get(..18)
-                .filter(|p| p.eq_ignore_ascii_case("gitolite-options."))
-                .map(|_| &key[18..])
+                .get(..PREFIX.len())
+                .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+                .and_then(|_| key.get(PREFIX.len()..))
             {
                 return self.option(name, &c[2], here);
             }
@@ -588,6 +607,11 @@ impl Builder {
         let Some(repolist) = self.repolist.clone() else {
             return Err("rule outside a `repo` block".into());
         };
+        let perm = PERMS
+            .iter()
+            .copied()
+            .find(|p| *p == perm)
+            .ok_or_else(|| format!("syntax error: permission `{perm}`"))?;
         if perm == "C" {
             self.ignored.push(format!(
                 "{} (C: wild repository creation is not supported)",
@@ -654,7 +678,7 @@ impl Builder {
                     self.p.rules.push(Rule {
                         repo,
                         user,
-                        perm: perm.to_string(),
+                        perm,
                         refex: refex.clone(),
                         site,
                     });
@@ -674,20 +698,25 @@ impl Builder {
     }
 
     fn refex(&mut self, refex: &str) -> Result<Refex, String> {
-        if refex.contains("/USER/") {
-            Matcher::new(&refex.replacen("/USER/", "/u/", 1), false)
-                .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?;
-            return Ok(Refex::PerUser(refex.to_string()));
-        }
-        if let Some(m) = self.refexes.get(refex) {
-            return Ok(Refex::Fixed(m.clone()));
-        }
-        let m = Arc::new(
-            Matcher::new(refex, false)
-                .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?,
-        );
-        self.refexes.insert(refex.to_string(), m.clone());
-        Ok(Refex::Fixed(m))
+        let per_user = refex.contains("/USER/");
+        let m = match self.refexes.get(refex) {
+            Some(m) => m.clone(),
+            None => {
+                // A per-user refex is checked here with a stand-in user name.
+                let text = refex.replacen("/USER/", "/u/", 1);
+                let m = Arc::new(
+                    Matcher::new(&text, false)
+                        .map_err(|e| format!("bad refex `{refex}`: {}", first_line(&e)))?,
+                );
+                self.refexes.insert(refex.to_string(), m.clone());
+                m
+            }
+        };
+        Ok(if per_user {
+            Refex::PerUser(refex.to_string())
+        } else {
+            Refex::Fixed(m)
+        })
     }
 }
 

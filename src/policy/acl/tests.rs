@@ -212,6 +212,25 @@ fn rule_order_and_prefixes() {
 }
 
 #[test]
+fn deny_rules_by_option_or_config() {
+    for how in [
+        "option deny-rules = 1",
+        "config gitolite-options.deny-rules = \"1\"",
+    ] {
+        let a = acl(&format!("repo r\n  {how}\n  - = eve\n  R = @all\n"));
+        assert!(!a.decide("r", "eve", Perm::Read, None).allowed, "{how}");
+        assert!(a.decide("r", "bob", Perm::Read, None).allowed, "{how}");
+    }
+    let a = acl(
+        "repo r\n  option deny-rules = 1\n  - = eve\n  R = @all\nrepo r\n  option deny-rules = 0\n",
+    );
+    assert!(
+        a.decide("r", "eve", Perm::Read, None).allowed,
+        "the last value wins"
+    );
+}
+
+#[test]
 fn create_and_delete_follow_the_repo() {
     let a = acl(concat!(
         "repo plain\n  RW+ = alice\n",

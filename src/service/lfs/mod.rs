@@ -65,9 +65,9 @@ pub fn is_oid(oid: &str) -> bool {
 pub fn error(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
     let message = message.into();
     let body = serde_json::json!({ "message": message }).to_string();
-    HttpError::new(status, reason, format!("Git LFS: {message}"))
-        .with_body(body)
-        .with_header("Content-Type", MEDIA_TYPE)
+    let mut e = HttpError::new(status, reason, format!("Git LFS: {message}")).with_body(body);
+    e.lfs_json = true;
+    e
 }
 
 /// 422 Unprocessable Entity (invalid oid or size, hash mismatch).
@@ -81,7 +81,7 @@ pub fn bad_request(message: impl Into<String>) -> HttpError {
 }
 
 /// Gives an error from elsewhere (policy, I/O) the LFS JSON body the client
-/// expects, keeping its status and headers (a `WWW-Authenticate` survives).
+/// expects, keeping its status and the rest (a 401's challenge survives).
 fn as_lfs_error(mut e: HttpError) -> HttpError {
     if e.body.is_empty() {
         let message = if e.message.is_empty() {
@@ -92,7 +92,7 @@ fn as_lfs_error(mut e: HttpError) -> HttpError {
         e.body = serde_json::json!({ "message": message })
             .to_string()
             .into_bytes();
-        e.headers.push(("Content-Type", MEDIA_TYPE.to_string()));
+        e.lfs_json = true;
     }
     e
 }

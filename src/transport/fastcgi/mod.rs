@@ -27,7 +27,13 @@ pub fn main(listen: Listen) -> i32 {
         .map(|v| server::parse_web_server_addrs(&v));
     let cfg = server::ServerConfig {
         max_connections: listen.max_connections,
-        base_env: Arc::new(Env::daemon_base()),
+        base_env: Arc::new({
+            let mut base = Env::daemon_base();
+            for (name, value) in &listen.settings {
+                base.set(name, value);
+            }
+            base
+        }),
         allowed_peers,
         idle_timeout: listen.idle_timeout,
     };

@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 
 /// Usage text for `serve`.
-pub const USAGE: &str = "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] DIR";
+pub const USAGE: &str = "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] \
+                         [--acl FILE] [--auth-file HTPASSWD] [--auth-realm REALM] DIR";
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -23,6 +24,9 @@ pub struct Options {
     pub listen: String,
     /// The directory whose repositories are served (`GIT_PROJECT_ROOT`).
     pub root: PathBuf,
+    /// `--acl FILE`, `--auth-file FILE`, `--auth-realm R`: (variable, value) pairs
+    /// for the base environment (see `policy::SETTING_OPTIONS`).
+    pub settings: Vec<(String, String)>,
 }
 
 /// Why the command line was not accepted.
@@ -38,6 +42,7 @@ pub enum ArgError {
 pub fn parse(args: &[String]) -> Result<Options, ArgError> {
     let mut listen = None;
     let mut root = None;
+    let mut settings = Vec::new();
     let mut it = args.iter();
     let mut options_done = false;
     while let Some(arg) = it.next() {
@@ -53,6 +58,16 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
                 listen = Some(value.clone());
             } else if let Some(value) = arg.strip_prefix("--listen=") {
                 listen = Some(value.to_string());
+            } else if let Some(var) = crate::policy::setting_variable(arg) {
+                let value = it
+                    .next()
+                    .ok_or_else(|| ArgError::Bad(format!("{arg} needs a value")))?;
+                settings.push((var.to_string(), value.clone()));
+            } else if let Some((var, value)) = arg
+                .split_once('=')
+                .and_then(|(o, v)| crate::policy::setting_variable(o).map(|var| (var, v)))
+            {
+                settings.push((var.to_string(), value.to_string()));
             } else {
                 return Err(ArgError::Bad(format!("unknown option '{arg}'")));
             }
@@ -67,7 +82,11 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
         return Err(ArgError::Bad("empty --listen address".into()));
     }
     let root = root.ok_or_else(|| ArgError::Bad("missing DIR".into()))?;
-    Ok(Options { listen, root })
+    Ok(Options {
+        listen,
+        root,
+        settings,
+    })
 }
 
 #[cfg(test)]
@@ -85,6 +104,24 @@ mod tests {
         assert_eq!(p(&["/d", "-l", "0.0.0.0:1"]).unwrap().listen, "0.0.0.0:1");
         assert_eq!(p(&["--", "-d"]).unwrap().root, PathBuf::from("-d"));
         assert_eq!(p(&["--help"]), Err(ArgError::Help));
+        let o = p(&[
+            "--acl",
+            "/a.conf",
+            "--auth-file=/h",
+            "--auth-realm",
+            "R",
+            "/d",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_ACL_FILE".to_string(), "/a.conf".to_string()),
+                ("GIT_HTTP_AUTH_FILE".to_string(), "/h".to_string()),
+                ("GIT_HTTP_AUTH_REALM".to_string(), "R".to_string()),
+            ]
+        );
+        assert!(matches!(p(&["/d", "--acl"]), Err(ArgError::Bad(_))));
     }
 
     #[test]

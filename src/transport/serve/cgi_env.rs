@@ -2,9 +2,10 @@
 //!
 //! `PATH_INFO` is the percent-decoded path, `QUERY_STRING` the raw query,
 //! `CONTENT_LENGTH` only when the body has a declared length (absent for chunked
-//! bodies), every other header `Name-X` as `HTTP_NAME_X`. Credentials never become
-//! variables: `Authorization` and `Proxy-Authorization` are dropped (RFC 3875
-//! 4.1.18), as is `Proxy` (httpoxy), and `REMOTE_USER` is never set in this mode.
+//! bodies), every other header `Name-X` as `HTTP_NAME_X`. `Authorization` becomes
+//! `HTTP_AUTHORIZATION` for the built-in Basic auth (`crate::policy::auth`, which
+//! removes it before git runs); `Proxy-Authorization` and `Proxy` (httpoxy) are
+//! dropped, and `REMOTE_USER` never comes from the request in this mode.
 //! Header names with characters other than letters, digits and `-` are dropped, so
 //! `Content_Length` cannot pose as `CONTENT_LENGTH` (Apache and nginx do the same).
 //!
@@ -58,7 +59,7 @@ pub fn percent_decode(raw: &[u8]) -> Vec<u8> {
 fn passes_header(name: &str) -> bool {
     !matches!(
         name,
-        "content-type" | "content-length" | "authorization" | "proxy-authorization" | "proxy"
+        "content-type" | "content-length" | "proxy-authorization" | "proxy"
     ) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(s("GIT_HTTP_EXPORT_ALL"), Some("1"));
         assert_eq!(s("HTTP_X_REMOTE_USER"), Some("admin"));
         assert_eq!(s("REMOTE_USER"), None);
-        assert_eq!(s("HTTP_AUTHORIZATION"), None);
+        assert_eq!(s("HTTP_AUTHORIZATION"), Some("Basic eDp5"));
         assert_eq!(s("HTTP_PROXY"), None);
         assert_eq!(s("HTTP_CONTENT_LENGTH"), None);
         assert_eq!(s("HTTP_CONTENT_TYPE"), None);

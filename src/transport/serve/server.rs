@@ -63,7 +63,7 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(serve(root, opts.listen));
+    let code = runtime.block_on(serve(root, opts.listen, opts.settings));
     // Handler threads still running end when their client writes fail; do not
     // wait long for them.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -102,7 +102,7 @@ fn banner(root: &std::path::Path, local: SocketAddr) -> String {
     out
 }
 
-async fn serve(root: std::path::PathBuf, listen: String) -> i32 {
+async fn serve(root: std::path::PathBuf, listen: String, settings: Vec<(String, String)>) -> i32 {
     let listener = match TcpListener::bind(listen.as_str()).await {
         Ok(l) => l,
         Err(e) => {
@@ -117,13 +117,23 @@ async fn serve(root: std::path::PathBuf, listen: String) -> i32 {
             return 1;
         }
     };
+    let mut base = Env::daemon_base();
+    for (name, value) in &settings {
+        base.set(name, value);
+    }
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(banner(&root, local).as_bytes());
+        let mut text = banner(&root, local);
+        if base.get_nonempty("GIT_HTTP_AUTH_FILE").is_some()
+            || base.get_nonempty("GIT_HTTP_ACL_FILE").is_some()
+        {
+            text.push_str("built-in Basic auth and/or ACL file in force (--auth-file / --acl)\n");
+        }
+        let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
     }
     let shared = Arc::new(Shared {
-        base: Env::daemon_base(),
+        base,
         root: crate::os::os_to_bytes(root.into_os_string()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
