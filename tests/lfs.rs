@@ -889,3 +889,106 @@ fn protocol_locks() {
     let v = list("?path=race.bin");
     assert_eq!(v["locks"].as_array().unwrap().len(), 1);
 }
+
+/// With the built-in Basic auth and an ACL: an anonymous request to a private
+/// repository gets 401 with a challenge; a reader downloads but is refused
+/// uploads and locks (403); a writer uploads.
+#[test]
+fn protocol_acl_and_builtin_auth() {
+    let cgi = Cgi::new();
+    let htpasswd = cgi.root.join("htpasswd");
+    for (user, pw) in [("reader", "rpw"), ("writer", "wpw")] {
+        let mut cmd = Command::new("htpasswd");
+        cmd.arg("-bB");
+        if !htpasswd.exists() {
+            cmd.arg("-c");
+        }
+        let out = cmd.arg(&htpasswd).args([user, pw]).output().unwrap();
+        assert!(out.status.success(), "htpasswd: {out:?}");
+    }
+    let acl = cgi.root.join("acl.conf");
+    std::fs::write(&acl, "repo r\n    R  = reader\n    RW = writer\n").unwrap();
+    let basic = |user: &str, pw: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+        )
+    };
+    let (reader, writer) = (basic("reader", "rpw"), basic("writer", "wpw"));
+    let settings = |auth: Option<&str>| {
+        let mut v = vec![
+            ("GIT_HTTP_AUTH_FILE", htpasswd.to_str().unwrap().to_string()),
+            ("GIT_HTTP_ACL_FILE", acl.to_str().unwrap().to_string()),
+        ];
+        if let Some(a) = auth {
+            v.push(("HTTP_AUTHORIZATION", a.to_string()));
+        }
+        v
+    };
+    let run = |method: &str, path: &str, auth: Option<&str>, ct: Option<&str>, body: &[u8]| {
+        let env = settings(auth);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        cgi.request(method, path, None, ct, body, None, &env)
+    };
+    let data = b"private LFS object\n";
+    let oid = oid_of(data);
+    let batch = |op: &str| {
+        json!({ "operation": op, "objects": [{ "oid": oid, "size": data.len() }] }).to_string()
+    };
+    let b = "info/lfs/objects/batch";
+    // Anonymous: 401 with a challenge (git-lfs then asks for credentials).
+    let r = run("POST", b, None, Some(MEDIA), batch("download").as_bytes());
+    assert_eq!(r.status, 401);
+    assert!(r.header("WWW-Authenticate").unwrap().starts_with("Basic"));
+    // The reader may download but not upload or lock.
+    let r = run(
+        "POST",
+        b,
+        Some(&reader),
+        Some(MEDIA),
+        batch("download").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    run(
+        "POST",
+        b,
+        Some(&reader),
+        Some(MEDIA),
+        batch("upload").as_bytes(),
+    )
+    .assert_lfs_error(403);
+    let put = format!("info/lfs/objects/{oid}");
+    run("PUT", &put, Some(&reader), None, data).assert_lfs_error(403);
+    let lock = json!({ "path": "a.bin" }).to_string();
+    run(
+        "POST",
+        "info/lfs/locks",
+        Some(&reader),
+        Some(MEDIA),
+        lock.as_bytes(),
+    )
+    .assert_lfs_error(403);
+    assert!(!cgi.repo().join("lfs/objects").exists());
+    // The writer uploads and locks.
+    let r = run(
+        "POST",
+        b,
+        Some(&writer),
+        Some(MEDIA),
+        batch("upload").as_bytes(),
+    );
+    assert!(r.json()["objects"][0]["actions"]["upload"].is_object());
+    assert_eq!(run("PUT", &put, Some(&writer), None, data).status, 200);
+    let r = run(
+        "POST",
+        "info/lfs/locks",
+        Some(&writer),
+        Some(MEDIA),
+        lock.as_bytes(),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["lock"]["owner"]["name"], "writer");
+    let r = run("GET", &put, Some(&reader), None, b"");
+    assert_eq!(r.body, data);
+}
