@@ -39,7 +39,15 @@ struct Case {
 }
 
 const USERS: &[&str] = &[
-    "alice", "bob", "carol", "dave", "eve", "frank", "admin", "zed",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "eve",
+    "frank",
+    "admin",
+    "zed",
+    "jo.doe@example.com",
 ];
 const PERMS: &[&str] = &["R", "W", "+", "C", "D"];
 
@@ -54,6 +62,7 @@ const CASES: &[Case] = &[
 @leads  = dave @devs         # groups in groups (expanded here and now)
 @devs   = frank              # added later: frank is not a lead
 @everyone = @all             # a group holding @all matches nobody in gitolite
+@mail   = jo.doe@example.com
 
 repo app
     R                   = @all
@@ -63,6 +72,7 @@ repo app
     -   main            = bob
     RW                  = bob
     RW+ refs/tags/      = dave
+    RW  dev/            = @mail
 repo lib
     R   = @everyone
     RW+ = @leads

@@ -298,9 +298,6 @@ fn identity(path: &Path) -> PathBuf {
 }
 
 struct Patterns {
-    group: Regex,
-    repo: Regex,
-    rule: Regex,
     config: Regex,
     option: Regex,
     meta: Regex,
@@ -309,13 +306,41 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| Patterns {
-        group: Regex::new(r"^(@\S+) = (.*)$").unwrap(),
-        repo: Regex::new(r"^repo (.*)$").unwrap(),
-        rule: Regex::new(r"^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)$").unwrap(),
         config: Regex::new(r"^config (.+) = ?(.*)$").unwrap(),
         option: Regex::new(r"^option (\S+) = (\S.*)$").unwrap(),
         meta: Regex::new(r"^(desc|owner|category) = \S").unwrap(),
     })
+}
+
+/// gitolite's `^(@\S+) = (.*)` by hand: (group, members).
+fn split_group(text: &str) -> Option<(&str, &str)> {
+    let (lhs, rest) = text.split_once(' ')?;
+    Some((lhs, rest.strip_prefix("= ")?))
+}
+
+/// gitolite's `^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)` by hand (most lines are
+/// rules; a regex per line would dominate a CGI request's parse): (perm, refs, users).
+fn split_rule(text: &str) -> Option<(&str, &str, &str)> {
+    let (perm, rest) = text.split_once(' ')?;
+    let perm_ok = match perm {
+        "-" | "C" | "R" => true,
+        _ => perm.strip_prefix("RW").is_some_and(|p| {
+            let p = p.strip_prefix('+').unwrap_or(p);
+            let p = p.strip_suffix('M').unwrap_or(p);
+            matches!(p, "" | "C" | "D" | "CD" | "DC")
+        }),
+    };
+    if !perm_ok {
+        return None;
+    }
+    // `(.* )?` is greedy: the refs run to the last " = ", if any.
+    match rest.rfind(" = ") {
+        Some(i) if rest.len() > i + 3 => Some((perm, &rest[..i + 1], &rest[i + 3..])),
+        _ => {
+            let users = rest.strip_prefix("= ")?;
+            (!users.is_empty()).then_some((perm, "", users))
+        }
+    }
 }
 
 /// Builds the compiled form from the spliced lines (gitolite's sugar + parse + store).
@@ -425,20 +450,17 @@ impl Builder {
             return Ok(());
         }
         if first == b'@'
-            && let Some(c) = pats.group.captures(text)
+            && let Some((lhs, rhs)) = split_group(text)
         {
-            return self.group(&c[1], &c[2]);
+            return self.group(lhs, rhs);
         }
-        if first == b'r'
-            && let Some(c) = pats.repo.captures(text)
-        {
-            return self.repo(&c[1], here);
+        if let Some(items) = text.strip_prefix("repo ") {
+            return self.repo(items, here);
         }
         if matches!(first, b'-' | b'C' | b'R')
-            && let Some(c) = pats.rule.captures(text)
+            && let Some((perm, refs, users)) = split_rule(text)
         {
-            let refs = c.get(2).map_or("", |m| m.as_str());
-            return self.rule(&c[1], refs, &c[3], line, here);
+            return self.rule(perm, refs, users, line, here);
         }
         if first == b'c'
             && let Some(c) = pats.config.captures(text)
@@ -738,4 +760,51 @@ fn first_line(e: &regex::Error) -> String {
         .find(|l| l.starts_with("error:"))
         .unwrap_or_else(|| text.lines().next().unwrap_or(""))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written splits agree with gitolite's regexes.
+    #[test]
+    fn splits_match_gitolite_regexes() {
+        let rule = Regex::new(r"^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)$").unwrap();
+        let group = Regex::new(r"^(@\S+) = (.*)$").unwrap();
+        for text in [
+            "RW+ = alice",
+            "RW+ main dev/ = alice bob",
+            "- = eve",
+            "R = @all",
+            "RWCD refs/tags/ = a",
+            "RW+DCM x = a",
+            "RWX = a",
+            "RW+ a = b = c",
+            "= = x",
+            "RW+ =",
+            "RW+ = = x",
+            "C = alice",
+            "RWD",
+            "RW  = a",
+            "@g = a b",
+            "@g =",
+            "@g = ",
+            "@g x = y",
+            "R x=y",
+        ] {
+            let want = rule.captures(text).map(|c| {
+                (
+                    c.get(1).unwrap().as_str(),
+                    c.get(2).map_or("", |m| m.as_str()),
+                    c.get(3).unwrap().as_str(),
+                )
+            });
+            assert_eq!(split_rule(text), want, "rule {text:?}");
+            let want = group
+                .captures(text)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()));
+            let got = split_group(text).filter(|(lhs, _)| lhs.starts_with('@'));
+            assert_eq!(got, want, "group {text:?}");
+        }
+    }
 }

@@ -8,11 +8,24 @@ use regex::Regex;
 /// double-quoted string), put spaces around the first `=`, squeeze whitespace.
 pub fn cleanup_line(line: &str) -> String {
     let cut = comment_start(line).map_or(line, |i| &line[..i]);
-    let spaced = match cut.find('=') {
-        Some(i) => format!("{} = {}", &cut[..i], &cut[i + 1..]),
-        None => cut.to_string(),
-    };
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(cut.len() + 2);
+    let mut space = false;
+    let mut eq_seen = false;
+    for c in cut.chars() {
+        // Perl's \s: ASCII whitespace and vertical tab.
+        if c.is_ascii_whitespace() || c == '\x0b' {
+            space = true;
+            continue;
+        }
+        let first_eq = c == '=' && !eq_seen;
+        if (space || first_eq) && !out.is_empty() {
+            out.push(' ');
+        }
+        out.push(c);
+        space = first_eq;
+        eq_seen |= first_eq;
+    }
+    out
 }
 
 /// Where a comment starts: the first `#` outside `"..."`; `None` if there is none,
@@ -137,6 +150,10 @@ mod tests {
         assert_eq!(cleanup_line("a \"x#y"), "a \"x#y");
         assert_eq!(cleanup_line("@g=a=b"), "@g = a=b");
         assert_eq!(cleanup_line("# only"), "");
+        assert_eq!(cleanup_line("=x"), "= x");
+        assert_eq!(cleanup_line("a="), "a =");
+        assert_eq!(cleanup_line("a =b= c"), "a = b= c");
+        assert_eq!(cleanup_line("\tR\x0b=\u{a0}x"), "R = \u{a0}x");
     }
 
     #[test]
