@@ -267,7 +267,13 @@ fn apache_cgi_auth_public_read_and_locks() {
     random_file(&a.join("a.bin"), 500_000, 4);
     git_ok(&s, &a, &["add", ".gitattributes", "a.bin"], &[]);
     git_ok(&s, &a, &["commit", "-q", "-m", "a.bin"], &[]);
-    git_ok(&s, &a, &["push", "-q", "origin", "main"], &[]);
+    let out = s.git_output(&a, &["push", "-q", "origin", "main"], &[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.logs()
+    );
     let oid = sha256_file(&a.join("a.bin"));
     assert!(lfs_object(&server.repo, &oid).exists(), "{}", server.logs());
 

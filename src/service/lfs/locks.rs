@@ -184,8 +184,9 @@ pub fn list(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
 
 /// `POST info/lfs/locks`: 201 with the new lock, or 409 with the existing one.
 pub fn create(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
-    policy::authorize(ctx, Access::LfsUpload)?;
+    // The body first: a CGI must read it before answering (see transfer::upload).
     let req: CreateRequest = read_json(ctx, body)?;
+    policy::authorize(ctx, Access::LfsUpload)?;
     if req.path.is_empty() || req.path.len() > 4096 || req.path.contains('\0') {
         return Err(super::unprocessable("invalid lock path"));
     }
@@ -220,8 +221,8 @@ pub fn create(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>
 
 /// `POST info/lfs/locks/verify`: the locks split into `ours` and `theirs`.
 pub fn verify(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
-    policy::authorize(ctx, Access::LfsUpload)?;
     let req: VerifyRequest = read_json(ctx, body)?;
+    policy::authorize(ctx, Access::LfsUpload)?;
     let limit = parse_limit(req.limit)?;
     let me = user(&ctx.env);
     let (locks, next) = page(all_locks(&locks_dir(ctx))?, req.cursor.as_deref(), limit);
@@ -280,6 +281,7 @@ impl Drop for Mutex {
 /// `POST info/lfs/locks/<id>/unlock`: removes the lock if it is ours, or with
 /// `force`; 403 for another user's lock, 404 for no lock.
 pub fn unlock(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
+    let req: UnlockRequest = read_json(ctx, body)?;
     policy::authorize(ctx, Access::LfsUpload)?;
     let arg = String::from_utf8_lossy(&ctx.arg);
     let id = arg
@@ -291,7 +293,6 @@ pub fn unlock(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>
     if !super::is_oid(&id) {
         return Err(super::unprocessable("invalid lock id"));
     }
-    let req: UnlockRequest = read_json(ctx, body)?;
     let dir = locks_dir(ctx);
     let file = dir.join(format!("{id}.json"));
     if !file.exists() {

@@ -11,6 +11,9 @@ use crate::service::Context;
 use serde::Deserialize;
 use std::io::Read;
 
+/// The most of a refused upload's body that is read and dropped before the reply.
+const MAX_DRAIN: u64 = 1 << 30;
+
 /// The oid at the end of the matched route (`info/lfs/objects/<oid>`).
 fn route_oid(ctx: &Context) -> Result<String> {
     let arg = String::from_utf8_lossy(&ctx.arg);
@@ -58,7 +61,15 @@ pub fn download(ctx: &Context, resp: &mut Response<'_>) -> Result<i32> {
 /// `PUT info/lfs/objects/<oid>`: stores the body if it hashes to `<oid>` (and has
 /// the `Content-Length` it announced); 200 with an empty body.
 pub fn upload(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
-    policy::authorize(ctx, Access::LfsUpload)?;
+    if let Err(e) = policy::authorize(ctx, Access::LfsUpload) {
+        // Read (and drop) the body first: a CGI that answers without reading it
+        // makes the web server reset the connection, and git-lfs then sees an
+        // EOF instead of the 401 that would make it send credentials.
+        if let Ok(raw) = body::raw(&ctx.env, body) {
+            let _ = std::io::copy(&mut raw.take(MAX_DRAIN), &mut std::io::sink());
+        }
+        return Err(e);
+    }
     let oid = route_oid(ctx)?;
     let expected = body::content_length(&ctx.env)?;
     // `decoded` already fails a body shorter than CONTENT_LENGTH; the store checks
@@ -98,8 +109,8 @@ struct VerifyRequest {
 /// `POST info/lfs/verify`: 200 if the object is stored with that size, else 404
 /// (missing) or 422 (bad oid, size differs).
 pub fn verify(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
-    policy::authorize(ctx, Access::LfsUpload)?;
     let req: VerifyRequest = read_json(ctx, body)?;
+    policy::authorize(ctx, Access::LfsUpload)?;
     if !super::is_oid(&req.oid) {
         return Err(super::unprocessable("invalid object id"));
     }
