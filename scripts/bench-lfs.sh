@@ -94,7 +94,7 @@ T=$(timed git -C "$W/wl" push -q "$URL/lfs.git" main)
 printf 'upload   git lfs (push, PUT):      %s\n' "$(mbs "$T")"
 T=$(timed git -C "$W/wp" push -q "$URL/plain.git" main)
 printf 'upload   plain git push:           %s\n' "$(mbs "$T")"
-T=$(timed curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$W/big.bin" \
+T=$(timed curl -fsS -T "$W/big.bin" -H 'Content-Type: application/octet-stream' \
     -o /dev/null "$URL/raw.git/info/lfs/objects/$OID")
 printf 'upload   raw curl PUT:             %s\n' "$(mbs "$T")"
 
