@@ -115,6 +115,11 @@ pub fn use_process_groups() {
     OWN_GROUPS.store(true, Ordering::SeqCst);
 }
 
+/// True in a resident daemon (FastCGI, `serve`), which set [`use_process_groups`].
+pub fn is_resident() -> bool {
+    OWN_GROUPS.load(Ordering::SeqCst)
+}
+
 /// Kills every git child still running, with the hooks it runs when it has its own
 /// process group (a daemon calls this just before it exits, when requests outlived
 /// the shutdown wait); returns how many there were.
@@ -157,9 +162,14 @@ impl GitChild {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let what = format!("git {}", args.join(" "));
-        let child = cmd
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {what}: {e}")))?;
+        let child = cmd.spawn().map_err(|e| {
+            if crate::resources::is_exhaustion(&e) {
+                // Kept as is (with its errno) so the caller answers 503.
+                e
+            } else {
+                io::Error::new(e.kind(), format!("cannot run {what}: {e}"))
+            }
+        })?;
         live().push(child.id());
         Ok(GitChild {
             child: Some(child),

@@ -66,6 +66,12 @@ type Found = (Option<Vec<u8>>, Option<PathBuf>);
 /// system, global and repository config files and the `GIT_CONFIG_*` variables of
 /// `env`. A malformed value is an internal error, as in git.
 pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
+    load_with_file(git_dir, env).map(|(c, _)| c)
+}
+
+/// [`load`], also returning the whole merged config (read once per request; the
+/// in-process advertisement reads its settings from it).
+pub fn load_with_file(git_dir: &Path, env: &Env) -> Result<(HttpConfig, gix_config::File)> {
     let file = read(Some(git_dir), env)?;
     let mut last: [Option<Found>; 6] = Default::default();
     const KEYS: [&str; 6] = [
@@ -111,14 +117,15 @@ pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
         log::warn!("{}: Git LFS stays off", e.message);
         Some(false)
     });
-    Ok(HttpConfig {
+    let config = HttpConfig {
         getanyfile,
         uploadpack,
         receivepack,
         uploadarchive,
         max_request_buffer,
         lfs,
-    })
+    };
+    Ok((config, file))
 }
 
 /// True if `git_dir` (already canonical) is listed by `safe.directory` in the
@@ -410,7 +417,7 @@ fn env_bool(env: &Env, name: &str) -> Result<bool> {
 /// git's `git_parse_maybe_bool`: `None` (a key without `=`) is true, the empty string
 /// false, the words true/yes/on and false/no/off in any case, else an `int` (with a
 /// unit) that is true if not zero.
-fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
+pub(crate) fn parse_maybe_bool(value: Option<&[u8]>) -> Option<bool> {
     let Some(value) = value else {
         return Some(true);
     };
@@ -511,7 +518,7 @@ type Pairs = Vec<(String, Option<Vec<u8>>)>;
 
 /// The command-line config of `env` in git's order: `GIT_CONFIG_COUNT` pairs, then
 /// `GIT_CONFIG_PARAMETERS`.
-fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
+pub(crate) fn command_line_pairs(env: &Env) -> std::result::Result<Pairs, String> {
     let mut pairs = Vec::new();
     if let Some(count) = env.get("GIT_CONFIG_COUNT") {
         let text = String::from_utf8_lossy(count);

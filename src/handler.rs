@@ -9,7 +9,7 @@ use crate::access_log;
 use crate::config;
 use crate::error::{HttpError, Result};
 use crate::gitnum;
-use crate::limiter::{Limiter, Limits};
+use crate::limiter::{Gate, Limits};
 use crate::repo;
 use crate::request::{Head, ReplySink, Request, Response};
 use crate::routes::{self, Handler, Method};
@@ -126,6 +126,7 @@ fn run(
     resp: &mut Response<'_>,
     record: &mut access_log::Record,
 ) -> Result<i32> {
+    crate::iis::adapt(&mut env);
     let method = env
         .get("REQUEST_METHOD")
         .ok_or_else(|| HttpError::die("No REQUEST_METHOD from server"))?
@@ -184,22 +185,23 @@ fn run(
         .map(|u| String::from_utf8_lossy(u).into_owned());
     let mut subject = crate::policy::Subject::new(&env)?;
     subject.gate_name(matched.repo_path, &env)?;
-    let (repo, config) = if is_lfs {
+    let (repo, config, git_config) = if is_lfs {
         // A Git LFS path where LFS is off (or there is no repository to ask) gets
         // the reply stock gives every unknown path.
         let repo = repo::find(matched.repo_path, &env).map_err(|_| not_supported())?;
         subject.gate_found(&repo, &env)?;
-        let config = config::load(&repo.git_dir, &env).map_err(|_| not_supported())?;
+        let (config, git_config) =
+            config::load_with_file(&repo.git_dir, &env).map_err(|_| not_supported())?;
         if !lfs::enabled(&env, &config) {
             return Err(not_supported());
         }
         check_method(&env)?;
-        (repo, config)
+        (repo, config, git_config)
     } else {
         let repo = repo::find(matched.repo_path, &env)?;
         subject.gate_found(&repo, &env)?;
-        let config = config::load(&repo.git_dir, &env)?;
-        (repo, config)
+        let (config, git_config) = config::load_with_file(&repo.git_dir, &env)?;
+        (repo, config, git_config)
     };
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
@@ -211,22 +213,17 @@ fn run(
     if let Some(proto) = env.get("HTTP_GIT_PROTOCOL").map(<[u8]>::to_vec) {
         env.set_default("GIT_PROTOCOL", proto);
     }
-    // Overload protection, before any work: requests that run git take a slot.
-    let _permit = if matches!(
-        matched.route.handler,
-        Handler::InfoRefs | Handler::ServiceRpc
-    ) {
-        let limits = Limits::from_env(&env)?;
-        Some(Limiter::global().acquire(&repo.git_dir.to_string_lossy(), &limits)?)
-    } else {
-        None
-    };
+    // Overload protection: the smart services enter the gate right before git
+    // starts (dumb files need no long-running git child).
+    let gate = Gate::new(repo.git_dir.to_string_lossy(), Limits::from_env(&env)?);
     let ctx = Context {
         env,
         repo,
         config,
+        git_config,
         max_request_buffer,
         arg: matched.arg.to_vec(),
+        gate,
         subject,
     };
     match matched.route.handler {

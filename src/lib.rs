@@ -11,8 +11,11 @@ pub mod child;
 pub mod config;
 pub mod date;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gitnum;
 pub mod handler;
+pub mod iis;
 pub mod limiter;
 pub mod logging;
 pub mod mode;
@@ -26,3 +29,4 @@ pub mod resources;
 pub mod routes;
 pub mod service;
 pub mod transport;
+pub mod winpath;

@@ -1,7 +1,13 @@
 //! Overload protection: how many git children run at once, per repository and in
 //! all, with a bounded wait queue per repository (after Gitaly's concurrency
 //! limiter). Past the limits a request gets `503 Service Unavailable` with
-//! `Retry-After`, decided before any work (before the body is read or git starts).
+//! `Retry-After`, decided before git starts and before any reply byte.
+//!
+//! The handler builds a [`Gate`] per request (the limits from its environment and
+//! the repository); the smart services [`Gate::enter`] it right before they start
+//! git, after the parts of the request that need no git (an upload-pack request is
+//! buffered first), so a client that sends its body slowly does not hold a git slot
+//! while it does.
 //!
 //! The limits hold within one process: a FastCGI server or `serve`. Under CGI each
 //! request is its own process, so the web server's own limits apply there
@@ -14,7 +20,7 @@
 //! |---|---|---|
 //! | `GIT_HTTP_MAX_GIT` (`--max-git`) | 4 x CPUs, 8..64 | git children running at once, in all |
 //! | `GIT_HTTP_MAX_GIT_PER_REPO` (`--max-git-per-repo`) | half of the above | ... for one repository |
-//! | `GIT_HTTP_MAX_QUEUE` (`--max-queue`) | 32 | requests that may wait for a slot of one repository (0: none wait) |
+//! | `GIT_HTTP_MAX_QUEUE` (`--max-queue`) | 128 | requests that may wait for a slot of one repository (0: none wait) |
 //! | `GIT_HTTP_MAX_QUEUE_WAIT` (`--max-queue-wait`) | 30 | seconds a request waits before it gets 503 |
 //! | `GIT_HTTP_RETRY_AFTER` | 5 | the `Retry-After` seconds of a 503 |
 //!
@@ -58,7 +64,7 @@ pub fn default_global() -> usize {
 }
 
 /// The default per-repository queue length.
-pub const DEFAULT_QUEUE: usize = 32;
+pub const DEFAULT_QUEUE: usize = 128;
 /// The default queue wait.
 pub const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(30);
 /// The default `Retry-After`.
@@ -96,6 +102,41 @@ impl Limits {
             wait,
             retry_after,
         })
+    }
+}
+
+/// One request's way through the limiter: the limits that apply to it and the
+/// repository it counts against.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    repo: String,
+    limits: Option<Limits>,
+}
+
+impl Gate {
+    /// A gate for `repo` with `limits`.
+    pub fn new(repo: impl Into<String>, limits: Limits) -> Gate {
+        Gate {
+            repo: repo.into(),
+            limits: Some(limits),
+        }
+    }
+
+    /// A gate that lets everything through (tests, tools).
+    pub fn open() -> Gate {
+        Gate {
+            repo: String::new(),
+            limits: None,
+        }
+    }
+
+    /// Takes a slot in the process-wide limiter (waiting in the queue if need be),
+    /// or answers 503; `None` for an open gate.
+    pub fn enter(&self) -> Result<Option<Permit<'static>>> {
+        match &self.limits {
+            None => Ok(None),
+            Some(limits) => Limiter::global().acquire(&self.repo, limits).map(Some),
+        }
     }
 }
 

@@ -74,8 +74,12 @@ pub struct Listen {
     /// How long a connection with no request in progress may stay silent before it
     /// is closed (`--idle-timeout SECONDS`; `None` with 0: never).
     pub idle_timeout: Option<std::time::Duration>,
-    /// Settings for the base environment from `--acl`, `--auth-file`, `--auth-realm`.
+    /// Settings given as options (`--max-git 8` is `GIT_HTTP_MAX_GIT=8`), added to
+    /// the daemon's base environment.
     pub settings: Vec<(String, String)>,
+    /// `--allow-remote` (or `GIT_HTTP_ALLOW_REMOTE=1`): listen on a non-loopback
+    /// TCP address without `FCGI_WEB_SERVER_ADDRS`.
+    pub allow_remote: bool,
 }
 
 /// How to run.
@@ -109,9 +113,31 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// `--idle-timeout SECONDS` (0: never).
     pub idle_timeout: Option<u64>,
-    /// `--acl FILE`, `--auth-file FILE`, `--auth-realm R`: (variable, value) pairs
-    /// for the base environment (see `policy::SETTING_OPTIONS`).
+    /// Options that are aliases of settings (see [`SETTING_OPTIONS`]).
     pub settings: Vec<(String, String)>,
+    /// `--allow-remote`.
+    pub allow_remote: bool,
+}
+
+/// Command-line options that set an environment variable of the daemon's base
+/// environment (thin aliases: the variable is the setting).
+pub const SETTING_OPTIONS: &[(&str, &str)] = &[
+    ("--max-git", "GIT_HTTP_MAX_GIT"),
+    ("--max-git-per-repo", "GIT_HTTP_MAX_GIT_PER_REPO"),
+    ("--max-queue", "GIT_HTTP_MAX_QUEUE"),
+    ("--max-queue-wait", "GIT_HTTP_MAX_QUEUE_WAIT"),
+    ("--access-log", "GIT_HTTP_ACCESS_LOG"),
+    ("--acl", "GIT_HTTP_ACL_FILE"),
+    ("--auth-file", "GIT_HTTP_AUTH_FILE"),
+    ("--auth-realm", "GIT_HTTP_AUTH_REALM"),
+];
+
+/// The variable a setting option stands for.
+pub fn setting_option(name: &str) -> Option<&'static str> {
+    SETTING_OPTIONS
+        .iter()
+        .find(|(opt, _)| *opt == name)
+        .map(|(_, var)| *var)
 }
 
 /// Parses `unix:/path` or `HOST:PORT`.
@@ -138,10 +164,15 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (arg.as_str(), None),
         };
+        if name == "--allow-remote" && inline.is_none() {
+            opts.allow_remote = true;
+            i += 1;
+            continue;
+        }
         if !matches!(
             name,
             "--listen" | "--socket-mode" | "--max-connections" | "--idle-timeout"
-        ) && crate::policy::setting_variable(name).is_none()
+        ) && setting_option(name).is_none()
         {
             bail!("unknown argument: {arg}");
         }
@@ -154,7 +185,7 @@ pub fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                     .with_context(|| format!("{name} needs a value"))?
             }
         };
-        if let Some(var) = crate::policy::setting_variable(name) {
+        if let Some(var) = setting_option(name) {
             opts.settings.push((var.to_string(), value));
             i += 1;
             continue;
@@ -228,17 +259,16 @@ fn socket_activated() -> bool {
 pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
     #[cfg(windows)]
     if crate::os::iis_pipe().is_some() {
-        let idle = parse_options(args)
-            .ok()
-            .and_then(|o| o.idle_timeout)
-            .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+        let opts = parse_options(args).ok().unwrap_or_default();
+        let idle = opts.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
         log::debug!("mode: FastCGI on the named pipe on standard input (IIS)");
         return Ok(Mode::FastCgi(Listen {
             source: Source::StdinPipe,
             socket_mode: None,
             max_connections: 1,
             idle_timeout: (idle > 0).then(|| std::time::Duration::from_secs(idle)),
-            settings: parse_options(args).map(|o| o.settings).unwrap_or_default(),
+            settings: opts.settings,
+            allow_remote: false,
         }));
     }
     // Under CGI a web server passes the words of a query without '=' as arguments
@@ -269,6 +299,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
             secs => Some(std::time::Duration::from_secs(secs)),
         },
         settings: opts.settings.clone(),
+        allow_remote: opts.allow_remote,
     };
     if let Some(source) = opts.listen.clone() {
         log::debug!("mode: FastCGI on {source:?} (--listen)");
@@ -285,7 +316,7 @@ pub fn detect(args: &[String]) -> anyhow::Result<Mode> {
         return Ok(Mode::FastCgi(listen(Source::Inherited(0))));
     }
     if opts != Options::default() {
-        bail!("--socket-mode/--max-connections need --listen or an inherited socket");
+        bail!("FastCGI server options need --listen or an inherited socket");
     }
     log::debug!("mode: none (no --listen, no socket, no CGI variables)");
     Ok(Mode::Usage)
@@ -324,5 +355,23 @@ mod tests {
         assert!(parse_options(&args(&["--max-connections", "0"])).is_err());
         assert!(parse_options(&args(&["--bogus"])).is_err());
         assert_eq!(parse_options(&[]).unwrap(), Options::default());
+        let o = parse_options(&args(&[
+            "--max-git=4",
+            "--access-log",
+            "/var/log/git.json",
+            "--allow-remote",
+        ]))
+        .unwrap();
+        assert!(o.allow_remote);
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_MAX_GIT".to_string(), "4".to_string()),
+                (
+                    "GIT_HTTP_ACCESS_LOG".to_string(),
+                    "/var/log/git.json".to_string()
+                )
+            ]
+        );
     }
 }

@@ -58,21 +58,26 @@ fn read_full_or_eof(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<bool> {
     Ok(true)
 }
 
+/// The length prefix as git's `packet_length` reads it: exactly four hex digits
+/// (either case). A sign, as `from_str_radix` would take, is not a digit.
+fn parse_len(len: &[u8; 4]) -> Option<usize> {
+    len.iter().try_fold(0usize, |n, &c| {
+        Some(n << 4 | (c as char).to_digit(16)? as usize)
+    })
+}
+
 /// Reads one packet; `None` at a clean end of stream.
 pub fn read_pkt(r: &mut dyn Read) -> io::Result<Option<Pkt>> {
     let mut len = [0u8; 4];
     if !read_full_or_eof(r, &mut len)? {
         return Ok(None);
     }
-    let text = std::str::from_utf8(&len).ok();
-    let n = text
-        .and_then(|t| usize::from_str_radix(t, 16).ok())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad pkt-line length {:?}", String::from_utf8_lossy(&len)),
-            )
-        })?;
+    let n = parse_len(&len).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad pkt-line length {:?}", String::from_utf8_lossy(&len)),
+        )
+    })?;
     match n {
         0 => Ok(Some(Pkt::Flush)),
         1 => Ok(Some(Pkt::Delim)),
@@ -154,10 +159,7 @@ pub fn read_command_list(r: &mut dyn Read, limit: usize) -> io::Result<CommandLi
             return Ok(list);
         }
         list.raw.extend_from_slice(&len);
-        let n = match std::str::from_utf8(&len)
-            .ok()
-            .and_then(|t| usize::from_str_radix(t, 16).ok())
-        {
+        let n = match parse_len(&len) {
             Some(n) => n,
             None => return Ok(list),
         };
@@ -208,6 +210,13 @@ mod tests {
         assert!(read_pkt(&mut &b"000aab"[..]).is_err());
         assert!(read_pkt(&mut &b"00"[..]).is_err());
         assert!(read_pkt(&mut &b"ffff"[..]).is_err());
+        // Found by fuzzing: `from_str_radix` takes a sign, git does not.
+        assert!(read_pkt(&mut &b"+004O"[..]).is_err());
+        assert!(read_pkt(&mut &b"-000"[..]).is_err());
+        assert_eq!(
+            read_pkt(&mut &b"000Aabcdef"[..]).unwrap(),
+            Some(Pkt::Data(b"abcdef".to_vec()))
+        );
         assert_eq!(
             read_pkt(&mut &b"0004"[..]).unwrap(),
             Some(Pkt::Data(vec![]))

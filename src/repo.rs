@@ -61,6 +61,14 @@ pub fn request_path(env: &Env) -> Result<Vec<u8>> {
                 String::from_utf8_lossy(info)
             )));
         }
+        if cfg!(windows)
+            && let Some(why) = crate::winpath::refusal(info)
+        {
+            return Err(HttpError::not_found(format!(
+                "'{}': refused on Windows: {why}",
+                String::from_utf8_lossy(info)
+            )));
+        }
         let mut path = root.to_vec();
         if !path.ends_with(b"/") {
             path.push(b'/');
@@ -157,20 +165,35 @@ pub fn is_git_directory(dir: &Path, env: &Env) -> Result<bool> {
     Ok(is_searchable_dir(&objects)? && is_searchable_dir(&common.join("refs"))?)
 }
 
+/// The largest gitfile git reads (`read_gitfile_gently`'s `max_file_size`).
+const MAX_GITFILE: u64 = 1 << 20;
+
 /// Reads a gitfile (`gitdir: <path>`); errors are git's, as internal errors.
 fn read_gitfile(file: &Path) -> Result<PathBuf> {
+    use std::io::Read;
     let shown = file.display();
-    let data = fs::read(file).map_err(|e| {
+    let fail = |e: std::io::Error, what: &str| {
         if crate::resources::is_exhaustion(&e) {
             crate::resources::unavailable(&format!("reading '{shown}'"), &e)
         } else {
-            HttpError::die(format!("error opening '{shown}': {e}"))
+            HttpError::die(format!("error {what} '{shown}': {e}"))
         }
-    })?;
-    if data.len() > 1 << 20 {
-        return Err(HttpError::die(format!(
-            "too large to be a .git file: '{shown}'"
-        )));
+    };
+    let mut f = fs::File::open(file).map_err(|e| fail(e, "opening"))?;
+    // As git: a file over 1 MiB is refused before it is read (and at most that much
+    // is read, whatever the size claims), so a large file where a repository is
+    // looked for costs no memory.
+    let too_large = || HttpError::die(format!("too large to be a .git file: '{shown}'"));
+    if f.metadata().is_ok_and(|m| m.len() > MAX_GITFILE) {
+        return Err(too_large());
+    }
+    let mut data = Vec::new();
+    (&mut f)
+        .take(MAX_GITFILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| fail(e, "reading"))?;
+    if data.len() as u64 > MAX_GITFILE {
+        return Err(too_large());
     }
     let rest = data
         .strip_prefix(b"gitdir: ")
@@ -258,6 +281,29 @@ fn quote_pretty(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Windows: true if `found` (under `GIT_PROJECT_ROOT`) was reached through
+/// another case than its name on disk (NTFS matches names without case, so
+/// `SECRET.GIT` opens `secret.git`, past rules that name `secret.git`).
+fn spelled_otherwise(found: &Path, env: &Env) -> bool {
+    let Some(root) = env.get_nonempty("GIT_PROJECT_ROOT") else {
+        return false;
+    };
+    let root = os_path(root);
+    let (Ok(canon_root), Ok(canon_found)) = (fs::canonicalize(&root), fs::canonicalize(found))
+    else {
+        return false;
+    };
+    match (
+        found.strip_prefix(&root),
+        canon_found.strip_prefix(&canon_root),
+    ) {
+        (Ok(asked), Ok(disk)) => {
+            crate::winpath::case_differs(&asked.to_string_lossy(), &disk.to_string_lossy())
+        }
+        _ => false,
+    }
+}
+
 /// git's `enter_repo` (non-strict) on the repository part of the request path,
 /// followed by the export check.
 pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
@@ -297,6 +343,11 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
         None
     };
     check_ownership(&found, gitfile_target.as_deref(), env)?;
+    if cfg!(windows) && spelled_otherwise(&found, env) {
+        return Err(HttpError::not_found(format!(
+            "'{display}': refused on Windows: spelled otherwise on disk (case)"
+        )));
+    }
     let git_dir = gitfile_target.unwrap_or(found);
     if !is_git_directory(&git_dir, env)? {
         return Err(not_found());
@@ -325,6 +376,77 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A minimal bare repository `name` under a fresh root.
+    fn bare(name: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path().join(name);
+        fs::create_dir_all(r.join("objects")).unwrap();
+        fs::create_dir_all(r.join("refs")).unwrap();
+        fs::write(r.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        root
+    }
+
+    fn find_under(root: &Path, info: &str) -> Result<Repo> {
+        let env = Env::from_pairs([
+            ("GIT_PROJECT_ROOT", root.to_str().unwrap()),
+            ("PATH_INFO", info),
+            ("GIT_HTTP_EXPORT_ALL", "1"),
+        ]);
+        let path = request_path(&env)?;
+        let repo_part = path.strip_suffix(b"/HEAD").unwrap_or(&path);
+        find(repo_part, &env)
+    }
+
+    #[test]
+    fn windows_spellings_of_a_repository_are_not_found() {
+        // On Windows each of these would open Secret.git (or a device); on Linux
+        // they name other, missing files. Either way: 404.
+        let root = bare("Secret.git");
+        assert!(find_under(root.path(), "/Secret.git/HEAD").is_ok());
+        for other in [
+            "/secret.git/HEAD",
+            "/SECRET.GIT/HEAD",
+            "/Secret.git./HEAD",
+            "/Secret.git /HEAD",
+            "/SECRET~1.GIT/HEAD",
+            "/Secret.git::$DATA/HEAD",
+            "/nul/HEAD",
+        ] {
+            let e = find_under(root.path(), other).expect_err(other);
+            assert!(!e.is_internal(), "{other}: {e:?}");
+            if cfg!(windows) {
+                assert!(format!("{e:?}").contains("refused on Windows"), "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn windows_separators_do_not_walk_past_the_alias_check() {
+        let root = bare("Secret.git");
+        fs::create_dir_all(root.path().join("pub")).unwrap();
+        let r = find_under(root.path(), "/pub\\..\\Secret.git/HEAD");
+        if cfg!(windows) {
+            let e = r.expect_err("backslash walk");
+            assert!(!e.is_internal(), "{e:?}");
+        } else {
+            // On Linux `pub\..\Secret.git` is one (missing) file name.
+            assert!(r.is_err());
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn exhaustion_is_not_a_missing_repository() {
+        let p = Path::new("/srv/r.git/HEAD");
+        for errno in [24, 23, 12] {
+            let e = soft::<()>(p, "reading", Err(std::io::Error::from_raw_os_error(errno)))
+                .unwrap_err();
+            assert_eq!((e.status, e.retry_after), (503, Some(5)), "errno {errno}");
+        }
+        let missing = soft::<()>(p, "reading", Err(std::io::ErrorKind::NotFound.into()));
+        assert!(matches!(missing, Ok(None)));
+    }
 
     #[test]
     fn alias_rules() {
@@ -373,5 +495,24 @@ mod tests {
             request_path(&env).unwrap_err().log_line(),
             "fatal: '/a/../b': aliased"
         );
+    }
+
+    #[test]
+    fn a_huge_file_where_a_repository_is_looked_for_is_not_read() {
+        // An 8 GiB sparse file named like a repository: refused from its size,
+        // before any of it is read (it used to be read whole into memory).
+        let dir = std::env::temp_dir().join(format!("ghb-gitfile-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.git");
+        fs::File::create(&big).unwrap().set_len(8 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let e = find(big.to_str().unwrap().as_bytes(), &Env::new()).unwrap_err();
+        assert!(
+            e.log_line().contains("too large to be a .git file"),
+            "{}",
+            e.log_line()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

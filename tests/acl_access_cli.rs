@@ -1,6 +1,7 @@
 //! The `access` command run as a user runs it: `git-http-backend-rs access [--acl
 //! FILE] REPO USER PERM [REF]`, its output and exit codes (0 allowed, 1 denied, 2
 //! bad file or arguments), and that under CGI the arguments stay ignored.
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! Benchmark (ignored by default; run through `scripts/bench-acl.sh`, which writes
 //! a 1,000-rule file and passes it in `ACL_BENCH_FILE`): the parse of the file,
 //! one decision on a parsed `Acl`, and `load_cached`'s freshness check.
+#![cfg(unix)]
 
 use git_http_backend_rs::policy::acl::{Acl, Perm, UpdateKind, load_cached};
 use std::hint::black_box;

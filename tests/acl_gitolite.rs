@@ -20,6 +20,7 @@
 //!
 //! gitolite runs fine as root, so the test runs as whoever runs it, with `HOME`
 //! pointing at a temporary directory.
+#![cfg(unix)]
 
 use git_http_backend_rs::policy::acl::{Acl, Perm};
 use std::io::Write;

@@ -783,6 +783,10 @@ impl Drop for Serve {
 
 impl Serve {
     fn start(root: &Path) -> Serve {
+        Serve::start_with(root, &[])
+    }
+
+    fn start_with(root: &Path, extra: &[&str]) -> Serve {
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -790,6 +794,10 @@ impl Serve {
         let log = root.join("serve.log");
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            // These tests hold many requests open at once on purpose; the
+            // concurrency limiter (tests/reliability.rs) would queue them.
+            .args(["--max-git", "64", "--max-git-per-repo", "64"])
+            .args(extra)
             .arg(root)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_HTTP_BACKEND_LOG", "info")
@@ -995,7 +1003,9 @@ fn serve_answers_a_client_that_half_closes() {
 #[test]
 fn serve_slow_clients_cannot_starve_the_server() {
     let (root, _) = make_root_with_head("starve");
-    let srv = Serve::start(&root.0);
+    // Within the connection cap (more clients than the cap wait in the backlog until
+    // the body timeouts cut slow ones off: tests/reliability.rs).
+    let srv = Serve::start_with(&root.0, &["--max-connections", "600"]);
     let mut stalled = Vec::new();
     for _ in 0..530 {
         let mut s = srv.connect();

@@ -2,6 +2,7 @@
 //! and htpasswd -B's default cost 5) against a cached one (what a resident
 //! server pays for the same credentials within a minute). A benchmark, not a
 //! test: ignored by default; run it with `scripts/bench-auth.sh`.
+#![cfg(unix)]
 
 use git_http_backend_rs::policy::auth::{self, Check, Htpasswd};
 use std::time::Instant;

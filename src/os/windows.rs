@@ -362,33 +362,16 @@ pub fn pipe_write(h: Handle, buf: &[u8], ev: &Event, cancel: Option<&Event>) -> 
 }
 
 /// Ends the current client's connection on the server end `h`, so the pipe can
-/// accept again. `DisconnectNamedPipe` throws away what the client has not read
-/// yet, so first `FlushFileBuffers` (waits until the client has read everything,
-/// on Windows) and then up to `linger` for the client to close its end, as a web
-/// server does after an END_REQUEST without keep-conn (wine's flush does not wait;
-/// this wait covers both). Bytes the client still sends meanwhile are discarded.
-pub fn pipe_disconnect(h: Handle, linger: Duration) {
-    // SAFETY: h is the pipe's server end, valid for the process's life; the call
-    // only takes the handle. An error (the client already left) is ignored.
-    unsafe { FlushFileBuffers(h.raw()) };
-    if !linger.is_zero()
-        && let Ok(ev) = Event::new(false)
-    {
-        let deadline = std::time::Instant::now() + linger;
-        let mut scratch = [0u8; 4096];
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match pipe_read(h, &mut scratch, &ev, None, Some(left)) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => continue,
-            }
-        }
+/// accept again: `FlushFileBuffers` first (it waits until the client has read
+/// everything; `DisconnectNamedPipe` would throw unread bytes away), then
+/// disconnect. Errors (the client already left) are ignored.
+pub fn pipe_disconnect(h: Handle) {
+    // SAFETY: h is the pipe's server end, valid for the process's life; both calls
+    // only take the handle.
+    unsafe {
+        FlushFileBuffers(h.raw());
+        DisconnectNamedPipe(h.raw());
     }
-    // SAFETY: as above.
-    unsafe { DisconnectNamedPipe(h.raw()) };
 }
 
 /// What one accept attempt on the pipe gave.
@@ -445,7 +428,7 @@ impl PipeAcceptor {
                 return Ok(Accept::Connected);
             }
             if is_error(&e, ERROR_NO_DATA) {
-                pipe_disconnect(self.h, Duration::ZERO);
+                pipe_disconnect(self.h);
                 return Ok(Accept::Waiting);
             }
             if !is_error(&e, ERROR_IO_PENDING) {
@@ -470,7 +453,7 @@ impl PipeAcceptor {
             return Ok(Accept::Connected);
         }
         if is_error(&e, ERROR_NO_DATA) {
-            pipe_disconnect(self.h, Duration::ZERO);
+            pipe_disconnect(self.h);
             return Ok(Accept::Waiting);
         }
         Err(e)
@@ -675,4 +658,30 @@ pub fn spawn_like_iis(
         },
         pid: pi.dwProcessId,
     })
+}
+
+/// Windows has no per-process open-file limit to raise.
+pub fn raise_nofile_limit() -> std::io::Result<u64> {
+    Ok(u64::MAX)
+}
+
+/// A whole file in memory (Windows reads it instead of mapping it).
+pub struct Mmap(Vec<u8>);
+
+impl Mmap {
+    /// Reads `file` whole.
+    pub fn map(file: &std::fs::File) -> std::io::Result<Mmap> {
+        use std::io::Read;
+        let mut data = Vec::new();
+        let mut f = file;
+        f.read_to_end(&mut data)?;
+        Ok(Mmap(data))
+    }
+}
+
+impl std::ops::Deref for Mmap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }

@@ -3,8 +3,12 @@
 //!
 //! [`SERVICES`] is git-http-backend's table of smart services, as data.
 
+pub mod advertise;
 pub mod dumb;
 pub mod lfs;
+pub mod odb;
+pub mod pack_cache;
+pub mod refs;
 pub mod relay;
 pub mod smart;
 
@@ -80,10 +84,14 @@ pub struct Context {
     pub repo: Repo,
     /// Its `http.*` settings.
     pub config: HttpConfig,
+    /// The repository's whole merged git config, as read for `config`.
+    pub git_config: gix_config::File,
     /// The effective max request buffer (`GIT_HTTP_MAX_REQUEST_BUFFER` or config).
     pub max_request_buffer: u64,
     /// The matched route suffix without its leading `/` (`info/refs`).
     pub arg: Vec<u8>,
+    /// The overload limiter's gate, entered right before a git child starts.
+    pub gate: crate::limiter::Gate,
     /// Who asks, and the ACL that judges them (see [`crate::policy`]).
     pub subject: crate::policy::Subject,
 }

@@ -1,5 +1,6 @@
 //! Smart HTTP: the ref advertisement (`info/refs?service=`) and the RPC POSTs.
 
+use super::advertise;
 use super::relay::{self, Input};
 use super::{Context, Service};
 use crate::body;
@@ -96,7 +97,11 @@ fn spawn_with(
 ) -> Result<GitChild> {
     let mut env = child_env(ctx);
     add_config(&mut env, config);
-    GitChild::spawn(&env, &ctx.repo.git_dir, args, stdin).map_err(|e| {
+    spawn_with_env(ctx, &env, args, stdin)
+}
+
+fn spawn_with_env(ctx: &Context, env: &Env, args: &[&str], stdin: bool) -> Result<GitChild> {
+    GitChild::spawn(env, &ctx.repo.git_dir, args, stdin).map_err(|e| {
         if crate::resources::is_exhaustion(&e) {
             crate::resources::unavailable("starting git", &e)
         } else {
@@ -117,8 +122,56 @@ pub fn advertise(ctx: &Context, resp: &mut Response<'_>, service_name: &[u8]) ->
         preamble = pktline::encode(format!("# service=git-{}\n", svc.name).as_bytes());
         preamble.extend_from_slice(pktline::FLUSH);
     }
+    let persist = !crate::child::is_resident();
+    if let Some(body) = advertise::info_refs(
+        &ctx.repo.git_dir,
+        &child_env(ctx),
+        &ctx.git_config,
+        svc.name,
+        persist,
+    ) {
+        preamble.extend_from_slice(&body);
+        resp.send_full(&head, &preamble)
+            .map_err(|e| HttpError::die(format!("writing the advertisement: {e}")))?;
+        return Ok(0);
+    }
+    let _slot = ctx.gate.enter()?;
     let child = spawn(ctx, &[svc.name, "--http-backend-info-refs", "."], false)?;
     relay::run(child, None, resp, &head, &preamble, svc.name)
+}
+
+/// A v2 `ls-refs` request served without git (None: git serves it).
+fn ls_refs_in_process(ctx: &Context, svc: &Service, buffered: &body::Buffered) -> Option<Vec<u8>> {
+    const LIMIT: u64 = 64 * 1024;
+    if svc.name != "upload-pack" || !is_v2(&ctx.env) {
+        return None;
+    }
+    let body::Buffered::Memory(data) = buffered else {
+        return None;
+    };
+    let plain;
+    let request: &[u8] = if body::is_gzip(&ctx.env) {
+        let mut out = Vec::new();
+        body::Gunzip::new(data.as_slice())
+            .take(LIMIT + 1)
+            .read_to_end(&mut out)
+            .ok()?;
+        if out.len() as u64 > LIMIT {
+            return None;
+        }
+        plain = out;
+        &plain
+    } else {
+        data
+    };
+    let persist = !crate::child::is_resident();
+    advertise::ls_refs(
+        &ctx.repo.git_dir,
+        &child_env(ctx),
+        &ctx.git_config,
+        request,
+        persist,
+    )
 }
 
 fn check_content_type(ctx: &Context, svc: &Service) -> Result<()> {
@@ -140,7 +193,13 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
     );
     let mut config = Vec::new();
     let input = if svc.buffer_input {
-        let data = body::buffer(&ctx.env, body, ctx.max_request_buffer)?.into_reader();
+        let buffered = body::buffer(&ctx.env, body, ctx.max_request_buffer)?;
+        if let Some(reply) = ls_refs_in_process(ctx, svc, &buffered) {
+            resp.send_full(&head, &reply)
+                .map_err(|e| HttpError::die(format!("writing the ls-refs reply: {e}")))?;
+            return Ok(0);
+        }
+        let data = buffered.into_reader();
         let rest: Box<dyn Read + Send> = if body::is_gzip(&ctx.env) {
             Box::new(body::Gunzip::new(data))
         } else {
@@ -178,12 +237,26 @@ pub fn rpc(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -
         }
         Input { prefix, rest }
     };
-    let mut args = vec![svc.name];
+    let mut env = child_env(ctx);
+    let hook = if svc.name == "upload-pack" {
+        super::pack_cache::upload_pack_config(&env)
+    } else {
+        None
+    };
+    let mut args = Vec::new();
+    if let Some(hook) = &hook {
+        // The pack-objects cache: git runs us as its pack-objects hook.
+        args.extend(["-c", hook.as_str()]);
+        env.set(super::pack_cache::HOOK_MARKER, "1");
+    }
+    args.push(svc.name);
     if svc.stateless_rpc {
         args.push("--stateless-rpc");
     }
     args.push(".");
-    let child = spawn_with(ctx, &args, true, &config)?;
+    add_config(&mut env, &config);
+    let _slot = ctx.gate.enter()?;
+    let child = spawn_with_env(ctx, &env, &args, true)?;
     relay::run(child, Some(input), resp, &head, &[], svc.name)
 }
 

@@ -22,18 +22,19 @@ use std::sync::Arc;
 /// Runs a FastCGI server until shutdown; returns the exit code.
 pub fn main(listen: Listen) -> i32 {
     crate::child::use_process_groups();
+    if let Err(e) = crate::os::raise_nofile_limit() {
+        log::warn!("cannot raise the open-file limit: {e}");
+    }
     let allowed_peers = std::env::var("FCGI_WEB_SERVER_ADDRS")
         .ok()
         .map(|v| server::parse_web_server_addrs(&v));
+    let mut base_env = Env::daemon_base();
+    for (name, value) in &listen.settings {
+        base_env.set(name, value);
+    }
     let cfg = server::ServerConfig {
         max_connections: listen.max_connections,
-        base_env: Arc::new({
-            let mut base = Env::daemon_base();
-            for (name, value) in &listen.settings {
-                base.set(name, value);
-            }
-            base
-        }),
+        base_env: Arc::new(base_env),
         allowed_peers,
         idle_timeout: listen.idle_timeout,
     };
@@ -46,6 +47,13 @@ fn run_platform(listen: &Listen, cfg: server::ServerConfig) -> i32 {
         log::error!("fatal: installing the SIGTERM handler: {e}");
         return 1;
     }
+    let allow_remote = listen.allow_remote || allow_remote_env();
+    if let crate::mode::Source::Tcp(addr) = &listen.source
+        && let Err(e) = server::check_exposure(addr.ip(), cfg.allowed_peers.is_some(), allow_remote)
+    {
+        log::error!("fatal: {e}");
+        return 2;
+    }
     let listener = match listener::Listener::open(listen) {
         Ok(l) => l,
         Err(e) => {
@@ -53,7 +61,23 @@ fn run_platform(listen: &Listen, cfg: server::ServerConfig) -> i32 {
             return 1;
         }
     };
+    if let listener::Listener::Tcp(l) = &listener
+        && let Ok(local) = l.local_addr()
+        && let Err(e) =
+            server::check_exposure(local.ip(), cfg.allowed_peers.is_some(), allow_remote)
+    {
+        log::error!("fatal: {e}");
+        return 2;
+    }
     server::run(Box::new(listener), cfg, &crate::os::term_requested)
+}
+
+/// `GIT_HTTP_ALLOW_REMOTE` set to a true value.
+#[cfg(unix)]
+fn allow_remote_env() -> bool {
+    std::env::var("GIT_HTTP_ALLOW_REMOTE")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
 }
 
 #[cfg(windows)]

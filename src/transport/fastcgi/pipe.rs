@@ -33,13 +33,9 @@ struct Conn {
     free: Arc<AtomicBool>,
 }
 
-/// How long a finished connection waits for IIS to close its end before the pipe
-/// is disconnected (which would discard reply bytes IIS has not read yet).
-const LINGER: Duration = Duration::from_secs(5);
-
 impl Drop for Conn {
     fn drop(&mut self) {
-        os::pipe_disconnect(self.pipe, LINGER);
+        os::pipe_disconnect(self.pipe);
         self.free.store(true, Ordering::SeqCst);
     }
 }
@@ -160,6 +156,10 @@ impl Acceptor for PipeListener {
 
     fn cleanup(&mut self) {
         self.acceptor.cancel();
+    }
+
+    fn one_at_a_time(&self) -> bool {
+        true
     }
 }
 

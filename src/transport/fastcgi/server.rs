@@ -54,6 +54,11 @@ pub trait Acceptor {
     fn describe(&self) -> String;
     /// Removes what we created (a unix socket file); called once at shutdown.
     fn cleanup(&mut self);
+    /// True if serving one connection at a time is how this source works (IIS's
+    /// pipe): then reaching the cap is not worth a warning.
+    fn one_at_a_time(&self) -> bool {
+        false
+    }
 }
 
 /// Server settings.
@@ -84,6 +89,23 @@ pub fn parse_web_server_addrs(value: &str) -> Vec<IpAddr> {
             }
         })
         .collect()
+}
+
+/// Refuses a non-loopback TCP listening address unless `FCGI_WEB_SERVER_ADDRS`
+/// limits the peers or the operator opted out (`--allow-remote`): a FastCGI peer
+/// is trusted with everything (its params override the daemon's environment,
+/// `GIT_CONFIG_PARAMETERS` included), so an open port hands out command execution.
+pub fn check_exposure(ip: IpAddr, peers_limited: bool, allow_remote: bool) -> Result<(), String> {
+    let ip = canonical(ip);
+    if ip.is_loopback() || peers_limited || allow_remote {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen for FastCGI on {ip}, which is not a loopback address: \
+         anyone who can reach the port could run commands as this user. Set \
+         FCGI_WEB_SERVER_ADDRS to the web server's addresses, or pass --allow-remote \
+         (GIT_HTTP_ALLOW_REMOTE=1) if a firewall already restricts the port"
+    ))
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -155,7 +177,9 @@ pub fn run(
         {
             let mut reg = state.lock();
             while reg.conns.len() >= cfg.max_connections {
-                if cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL) {
+                if !acceptor.one_at_a_time()
+                    && cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL)
+                {
                     log::warn!(
                         "connection cap reached ({} connections, --max-connections): waiting for a free slot",
                         cfg.max_connections
@@ -287,6 +311,16 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exposure() {
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        assert!(check_exposure("127.0.0.1".parse().unwrap(), false, false).is_ok());
+        assert!(check_exposure("::1".parse().unwrap(), false, false).is_ok());
+        assert!(check_exposure(any, false, false).is_err());
+        assert!(check_exposure(any, true, false).is_ok());
+        assert!(check_exposure(any, false, true).is_ok());
+    }
 
     #[test]
     fn web_server_addrs() {

@@ -1,4 +1,7 @@
-//! The `serve` command line: `[--listen ADDR] DIR`.
+//! The `serve` command line: `[--listen ADDR] [--max-connections N] [SETTING OPTIONS] DIR`.
+//!
+//! Setting options are the same aliases as the FastCGI server's
+//! ([`crate::mode::SETTING_OPTIONS`]: `--max-git N`, `--access-log FILE`, ...).
 //!
 //! ```
 //! use git_http_backend_rs::transport::serve::args::parse;
@@ -11,8 +14,16 @@
 use std::path::PathBuf;
 
 /// Usage text for `serve`.
-pub const USAGE: &str = "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] \
-                         [--acl FILE] [--auth-file HTPASSWD] [--auth-realm REALM] DIR";
+pub const USAGE: &str =
+    "usage: git-http-backend-rs serve [--listen 127.0.0.1:8080] [--max-connections 64]
+       [--max-git N] [--max-git-per-repo N] [--max-queue N] [--max-queue-wait SECS]
+       [--access-log FILE|-] DIR";
+
+/// The default cap on connections served at once. Unlike the FastCGI server's (the
+/// web server in front multiplexes clients onto few connections), `serve` faces
+/// clients directly, so its cap is that of a web server (nginx's
+/// `worker_connections`); lowered at start if the open-file limit is too small.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -24,8 +35,10 @@ pub struct Options {
     pub listen: String,
     /// The directory whose repositories are served (`GIT_PROJECT_ROOT`).
     pub root: PathBuf,
-    /// `--acl FILE`, `--auth-file FILE`, `--auth-realm R`: (variable, value) pairs
-    /// for the base environment (see `policy::SETTING_OPTIONS`).
+    /// Connections served at once (more wait in the kernel's backlog); `None`:
+    /// [`effective_max_connections`] decides.
+    pub max_connections: Option<usize>,
+    /// Settings given as options, added to the base environment.
     pub settings: Vec<(String, String)>,
 }
 
@@ -42,6 +55,7 @@ pub enum ArgError {
 pub fn parse(args: &[String]) -> Result<Options, ArgError> {
     let mut listen = None;
     let mut root = None;
+    let mut max_connections = None;
     let mut settings = Vec::new();
     let mut it = args.iter();
     let mut options_done = false;
@@ -69,7 +83,36 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
             {
                 settings.push((var.to_string(), value.to_string()));
             } else {
-                return Err(ArgError::Bad(format!("unknown option '{arg}'")));
+                let (name, inline) = match arg.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (arg.as_str(), None),
+                };
+                let var = crate::mode::setting_option(name);
+                if var.is_none() && name != "--max-connections" {
+                    return Err(ArgError::Bad(format!("unknown option '{arg}'")));
+                }
+                let value = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| ArgError::Bad(format!("{name} needs a value")))?,
+                };
+                match var {
+                    Some(var) => settings.push((var.to_string(), value)),
+                    None => {
+                        max_connections = value
+                            .parse()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .map(Some)
+                            .ok_or_else(|| {
+                                ArgError::Bad(format!(
+                                    "--max-connections {value}: expected a number > 0"
+                                ))
+                            })?
+                    }
+                }
             }
         } else if root.is_none() {
             root = Some(PathBuf::from(arg));
@@ -85,7 +128,18 @@ pub fn parse(args: &[String]) -> Result<Options, ArgError> {
     Ok(Options {
         listen,
         root,
+        max_connections,
         settings,
+    })
+}
+
+/// The connection cap to use: the one asked for, else [`DEFAULT_MAX_CONNECTIONS`]
+/// within what the open-file limit `nofile` leaves (a quarter kept for git's pipes,
+/// repository files and the runtime).
+pub fn effective_max_connections(asked: Option<usize>, nofile: u64) -> usize {
+    asked.unwrap_or_else(|| {
+        let room = (nofile.saturating_sub(64) * 3 / 4) as usize;
+        DEFAULT_MAX_CONNECTIONS.min(room).max(16)
     })
 }
 
@@ -122,6 +176,34 @@ mod tests {
             ]
         );
         assert!(matches!(p(&["/d", "--acl"]), Err(ArgError::Bad(_))));
+    }
+
+    #[test]
+    fn caps_and_settings() {
+        let o = p(&[
+            "--max-connections",
+            "8",
+            "--max-git=2",
+            "--access-log",
+            "-",
+            "/d",
+        ])
+        .unwrap();
+        assert_eq!(o.max_connections, Some(8));
+        assert_eq!(effective_max_connections(None, 20000), 1024);
+        assert_eq!(effective_max_connections(None, 1024), 720);
+        assert_eq!(effective_max_connections(Some(8), 100), 8);
+        assert_eq!(
+            o.settings,
+            vec![
+                ("GIT_HTTP_MAX_GIT".into(), "2".into()),
+                ("GIT_HTTP_ACCESS_LOG".into(), "-".into())
+            ]
+        );
+        assert!(matches!(
+            p(&["--max-connections=0", "/d"]),
+            Err(ArgError::Bad(_))
+        ));
     }
 
     #[test]

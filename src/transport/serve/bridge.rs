@@ -17,34 +17,91 @@ use std::convert::Infallible;
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Request body frames that may wait between the socket and the handler.
 pub const BODY_QUEUE: usize = 4;
 /// A request body that sends nothing for this long fails (Apache's `Timeout`).
-pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Reply chunks that may wait between the handler and the socket.
 pub const REPLY_QUEUE: usize = 4;
 /// The sink sends its buffer once it holds this many bytes.
 pub const REPLY_CHUNK: usize = 32 * 1024;
 
-/// Moves the request body from hyper into `tx` until it ends, fails, or the
-/// reader is gone.
-pub async fn pump_body(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
+/// How fast a request body must arrive (Apache mod_reqtimeout's `body=20,MinRate=500`):
+/// the client gets `initial` plus one second per `min_rate` bytes it has sent, counting
+/// only the time spent waiting for the client (not the time git takes to read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Silence between two chunks that ends the body.
+    pub idle: Duration,
+    /// Time allowed before any byte counts.
+    pub initial: Duration,
+    /// Bytes per second that extend the allowance (0: no rate, only `initial`
+    /// from the start... which then is an overall deadline).
+    pub min_rate: u64,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            idle: BODY_IDLE_TIMEOUT,
+            initial: Duration::from_secs(20),
+            min_rate: 500,
+        }
+    }
+}
+
+impl BodyLimits {
+    /// How much longer the client may take, having sent `received` bytes and kept
+    /// us waiting `waited` so far.
+    pub fn allowance(&self, received: u64, waited: Duration) -> Duration {
+        let earned = if self.min_rate == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(received as f64 / self.min_rate as f64)
+        };
+        (self.initial + earned).saturating_sub(waited)
+    }
+}
+
+fn timed_out(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, message)
+}
+
+/// Moves the request body from hyper into `tx` until it ends, fails, the client is
+/// too slow (see [`BodyLimits`]), or the reader is gone.
+pub async fn pump_body(
+    mut body: Incoming,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    limits: BodyLimits,
+) {
+    let mut received: u64 = 0;
+    let mut waited = Duration::ZERO;
     loop {
+        let allowance = limits.allowance(received, waited);
+        let timeout = allowance.min(limits.idle);
+        let started = tokio::time::Instant::now();
         let item = tokio::select! {
-            item = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()) => match item {
+            item = tokio::time::timeout(timeout, body.frame()) => match item {
                 Ok(item) => item,
                 Err(_) => {
-                    let _ = tx
-                        .send(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!(
-                                "reading request body from client: nothing arrived for {}s",
-                                BODY_IDLE_TIMEOUT.as_secs()
-                            ),
-                        )))
-                        .await;
+                    let message = if allowance <= limits.idle {
+                        format!(
+                            "reading request body from client: too slow ({received} bytes in \
+                             {}s; at least {} bytes/s after the first {}s)",
+                            (waited + timeout).as_secs(),
+                            limits.min_rate,
+                            limits.initial.as_secs()
+                        )
+                    } else {
+                        format!(
+                            "reading request body from client: nothing arrived for {}s",
+                            limits.idle.as_secs()
+                        )
+                    };
+                    let _ = tx.send(Err(timed_out(message))).await;
                     return;
                 }
             },
@@ -54,10 +111,10 @@ pub async fn pump_body(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) 
         match item {
             None => return,
             Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data()
-                    && !data.is_empty()
-                    && tx.send(Ok(data)).await.is_err()
-                {
+                waited += started.elapsed();
+                let data = frame.into_data().unwrap_or_default();
+                received += data.len() as u64;
+                if !data.is_empty() && tx.send(Ok(data)).await.is_err() {
                     return;
                 }
             }
@@ -239,6 +296,18 @@ impl Body for ReplyBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_allowance_like_mod_reqtimeout() {
+        let l = BodyLimits::default();
+        assert_eq!(l.allowance(0, Duration::ZERO), Duration::from_secs(20));
+        assert_eq!(
+            l.allowance(5000, Duration::from_secs(20)),
+            Duration::from_secs(10)
+        );
+        // One byte every 59 s: the allowance runs out.
+        assert_eq!(l.allowance(1, Duration::from_secs(59)), Duration::ZERO);
+    }
 
     #[test]
     fn reader_joins_chunks_and_ends() {

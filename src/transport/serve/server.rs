@@ -2,9 +2,16 @@
 //! one blocking thread per request running [`crate::handler::handle`], and a
 //! graceful stop on Ctrl-C or SIGTERM (no new connections, idle ones closed,
 //! requests in flight get [`DRAIN_TIME`] to finish).
+//!
+//! Slow clients cannot exhaust it: at most `--max-connections` connections are
+//! served at once (more wait in the kernel's backlog, as with the FastCGI server);
+//! a request head must arrive within `GIT_HTTP_HEADER_TIMEOUT` seconds (default
+//! 30) and a body at mod_reqtimeout's pace (`GIT_HTTP_BODY_TIMEOUT`, default 20 s,
+//! plus one second per `GIT_HTTP_BODY_MIN_RATE` bytes, default 500), so a client
+//! that sends one byte a minute is dropped instead of holding a slot.
 
 use super::args::Options;
-use super::bridge::{self, BodyReader, HyperSink, ReplyBody};
+use super::bridge::{self, BodyLimits, BodyReader, HyperSink, ReplyBody};
 use super::cgi_env::{self, ConnInfo};
 use super::discover;
 use crate::handler;
@@ -21,15 +28,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// How long requests in flight may run on after a stop signal.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// The largest request head `serve` reads.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// How long a client may take to send a request head.
+/// How long a client may take to send a request head (default of
+/// `GIT_HTTP_HEADER_TIMEOUT`).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often "connection cap reached" may be logged while at the cap.
+const CAP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What every request needs.
 struct Shared {
@@ -37,6 +47,34 @@ struct Shared {
     base: Env,
     /// `GIT_PROJECT_ROOT`.
     root: Vec<u8>,
+    /// How fast request bodies must arrive.
+    body_limits: BodyLimits,
+    /// How long a request head may take.
+    header_timeout: Duration,
+}
+
+/// Reads a number of seconds (or bytes/s) from `GIT_HTTP_*` in `base`.
+fn setting(base: &Env, name: &str, default: u64) -> Result<u64, String> {
+    match base.get_str(name).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{name}={v}: expected a whole number")),
+    }
+}
+
+fn timeouts(base: &Env) -> Result<(BodyLimits, Duration), String> {
+    let d = BodyLimits::default();
+    let header = setting(base, "GIT_HTTP_HEADER_TIMEOUT", HEADER_TIMEOUT.as_secs())?;
+    let limits = BodyLimits {
+        idle: d.idle,
+        initial: Duration::from_secs(setting(base, "GIT_HTTP_BODY_TIMEOUT", d.initial.as_secs())?),
+        min_rate: setting(base, "GIT_HTTP_BODY_MIN_RATE", d.min_rate)?,
+    };
+    if header == 0 || limits.initial.is_zero() {
+        return Err("GIT_HTTP_HEADER_TIMEOUT and GIT_HTTP_BODY_TIMEOUT must be > 0".into());
+    }
+    Ok((limits, Duration::from_secs(header)))
 }
 
 /// Runs the server until a stop signal; returns the exit code.
@@ -63,7 +101,30 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(serve(root, opts.listen, opts.settings));
+    let mut base = Env::daemon_base();
+    for (name, value) in &opts.settings {
+        base.set(name, value);
+    }
+    let (body_limits, header_timeout) = match timeouts(&base) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return 2;
+        }
+    };
+    let shared = Arc::new(Shared {
+        base,
+        root: crate::os::os_to_bytes(root.clone().into_os_string()),
+        body_limits,
+        header_timeout,
+    });
+    let nofile = crate::os::raise_nofile_limit().unwrap_or_else(|e| {
+        log::warn!("serve: cannot raise the open-file limit: {e}");
+        1024
+    });
+    let max_connections = super::args::effective_max_connections(opts.max_connections, nofile);
+    log::info!("serve: at most {max_connections} connections (open-file limit {nofile})");
+    let code = runtime.block_on(serve(root, opts.listen, max_connections, shared));
     // Handler threads still running end when their client writes fail; do not
     // wait long for them.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -102,7 +163,12 @@ fn banner(root: &std::path::Path, local: SocketAddr) -> String {
     out
 }
 
-async fn serve(root: std::path::PathBuf, listen: String, settings: Vec<(String, String)>) -> i32 {
+async fn serve(
+    root: std::path::PathBuf,
+    listen: String,
+    max_connections: usize,
+    shared: Arc<Shared>,
+) -> i32 {
     let listener = match TcpListener::bind(listen.as_str()).await {
         Ok(l) => l,
         Err(e) => {
@@ -117,11 +183,8 @@ async fn serve(root: std::path::PathBuf, listen: String, settings: Vec<(String, 
             return 1;
         }
     };
-    let mut base = Env::daemon_base();
-    for (name, value) in &settings {
-        base.set(name, value);
-    }
     {
+        let base = &shared.base;
         let mut stdout = std::io::stdout().lock();
         let mut text = banner(&root, local);
         if base.get_nonempty("GIT_HTTP_AUTH_FILE").is_some()
@@ -132,15 +195,34 @@ async fn serve(root: std::path::PathBuf, listen: String, settings: Vec<(String, 
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
     }
-    let shared = Arc::new(Shared {
-        base,
-        root: crate::os::os_to_bytes(root.into_os_string()),
-    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     let stop = stop_signal();
     tokio::pin!(stop);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut cap_logged: Option<std::time::Instant> = None;
     loop {
+        // A free slot first: at the cap, new connections wait in the backlog.
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if cap_logged.is_none_or(|t| t.elapsed() >= CAP_LOG_INTERVAL) {
+                    log::warn!(
+                        "serve: connection cap reached ({max_connections} connections, \
+                         --max-connections): waiting for a free slot"
+                    );
+                    cap_logged = Some(std::time::Instant::now());
+                }
+                tokio::select! {
+                    _ = &mut stop => break,
+                    p = slots.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+                }
+            }
+        };
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
@@ -149,7 +231,11 @@ async fn serve(root: std::path::PathBuf, listen: String, settings: Vec<(String, 
                         peer,
                         local: stream.local_addr().unwrap_or(local),
                     };
-                    conns.spawn(serve_conn(stream, conn, shared.clone(), stop_rx.clone()));
+                    let (shared, stop_rx) = (shared.clone(), stop_rx.clone());
+                    conns.spawn(async move {
+                        let _slot = permit;
+                        serve_conn(stream, conn, shared, stop_rx).await
+                    });
                 }
                 Err(e) => {
                     log::warn!("serve: accepting a connection: {e}");
@@ -212,6 +298,7 @@ async fn serve_conn(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let header_timeout = shared.header_timeout;
     let service = service_fn(move |req| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(handle_request(req, conn, shared).await) }
@@ -219,7 +306,7 @@ async fn serve_conn(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .keep_alive(true)
         // Answer clients that shut down their sending side after the request
         // (`nc -N`, some scripts) instead of dropping them.
@@ -305,7 +392,7 @@ async fn handle_request(
     );
     let is_head = parts.method == Method::HEAD;
     let (body_tx, body_rx) = mpsc::channel(bridge::BODY_QUEUE);
-    tokio::spawn(bridge::pump_body(incoming, body_tx));
+    tokio::spawn(bridge::pump_body(incoming, body_tx, shared.body_limits));
     let (head_tx, head_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = mpsc::channel(bridge::REPLY_QUEUE);
     // A plain thread per request, not tokio's bounded blocking pool: a request
@@ -326,8 +413,13 @@ async fn handle_request(
             let _ = done_tx.send(outcome);
         });
     if let Err(e) = spawned {
-        log::error!("serve: cannot start a thread for a request: {e}");
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
+        log::error!("serve: cannot start a thread for a request: {e}; answering 503");
+        let mut resp = plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
+        resp.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            HeaderValue::from(crate::resources::RETRY_AFTER_SECS),
+        );
+        return resp;
     }
     match head_rx.await {
         Ok(head) => response_from_head(&head, ReplyBody::Stream(reply_rx)),

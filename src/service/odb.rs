@@ -1,0 +1,487 @@
+//! Just enough of a git object database to advertise refs in-process: whether an
+//! object exists, its type, and the target of an annotated tag.
+//!
+//! Objects are looked up loose (`objects/xx/…`, inflated only as far as the header, or
+//! whole for a tag) and in pack index version 2 files (binary search in a memory map,
+//! then the entry header in the pack, following delta bases for the type). Anything
+//! outside that (an index of another version, a deltified tag, a damaged entry) is
+//! [`Unsupported`]: the caller then lets git answer instead.
+//!
+//! ```no_run
+//! # use git_http_backend_rs::service::odb::{Odb, HashKind};
+//! let odb = Odb::open(std::path::Path::new("/srv/git/r.git/objects"), HashKind::Sha1)?;
+//! # Ok::<(), git_http_backend_rs::service::odb::Unsupported>(())
+//! ```
+
+use crate::os::Mmap;
+use flate2::{Decompress, FlushDecompress, Status};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Something this reader does not model; the caller falls back to git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
+    Err(Unsupported(what.into()))
+}
+
+/// The repository's object format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKind {
+    /// SHA-1, 20 bytes.
+    Sha1,
+    /// SHA-256, 32 bytes.
+    Sha256,
+}
+
+impl HashKind {
+    /// Raw length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(self) -> usize {
+        match self {
+            HashKind::Sha1 => 20,
+            HashKind::Sha256 => 32,
+        }
+    }
+
+    /// git's name for it (`object-format=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashKind::Sha1 => "sha1",
+            HashKind::Sha256 => "sha256",
+        }
+    }
+}
+
+/// An object id (raw bytes, 20 or 32 of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Oid(pub Vec<u8>);
+
+impl Oid {
+    /// Parses lowercase or uppercase hex of exactly `kind`'s length.
+    pub fn from_hex(hex: &[u8], kind: HashKind) -> Option<Oid> {
+        if hex.len() != kind.len() * 2 {
+            return None;
+        }
+        let mut out = Vec::with_capacity(kind.len());
+        for pair in hex.chunks(2) {
+            let h = (pair[0] as char).to_digit(16)?;
+            let l = (pair[1] as char).to_digit(16)?;
+            out.push((h << 4 | l) as u8);
+        }
+        Some(Oid(out))
+    }
+
+    /// Lowercase hex, as git prints it.
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(self.0.len() * 2);
+        for &b in &self.0 {
+            s.push(DIGITS[(b >> 4) as usize] as char);
+            s.push(DIGITS[(b & 15) as usize] as char);
+        }
+        s
+    }
+
+    /// True for the all-zero id.
+    pub fn is_null(&self) -> bool {
+        self.0.iter().all(|&b| b == 0)
+    }
+}
+
+/// An object's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// commit
+    Commit,
+    /// tree
+    Tree,
+    /// blob
+    Blob,
+    /// tag
+    Tag,
+}
+
+impl Kind {
+    fn from_name(name: &[u8]) -> Option<Kind> {
+        match name {
+            b"commit" => Some(Kind::Commit),
+            b"tree" => Some(Kind::Tree),
+            b"blob" => Some(Kind::Blob),
+            b"tag" => Some(Kind::Tag),
+            _ => None,
+        }
+    }
+}
+
+struct Pack {
+    idx: Mmap,
+    pack: Mmap,
+    count: usize,
+}
+
+/// The object database of one repository (no alternates: the caller falls back
+/// when there are any).
+pub struct Odb {
+    objects: PathBuf,
+    kind: HashKind,
+    packs: Vec<Pack>,
+}
+
+/// Where an object was found.
+enum Location<'a> {
+    Loose(PathBuf),
+    Packed(&'a Pack, usize),
+}
+
+impl Odb {
+    /// Opens the object directory `objects` (maps every `pack/*.idx` with its pack).
+    pub fn open(objects: &Path, kind: HashKind) -> Result<Odb, Unsupported> {
+        let mut packs = Vec::new();
+        let dir = objects.join("pack");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Odb {
+                    objects: objects.to_path_buf(),
+                    kind,
+                    packs,
+                });
+            }
+            Err(e) => return unsupported(format!("reading {}: {e}", dir.display())),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Unsupported(format!("reading pack dir: {e}")))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(stem) = name.strip_suffix(".idx") else {
+                continue;
+            };
+            if !stem.starts_with("pack-") {
+                continue;
+            }
+            let pack_path = dir.join(format!("{stem}.pack"));
+            let (Ok(idx_file), Ok(pack_file)) = (File::open(entry.path()), File::open(&pack_path))
+            else {
+                // git ignores an index without its pack.
+                continue;
+            };
+            let idx = Mmap::map(&idx_file).map_err(|e| Unsupported(format!("map idx: {e}")))?;
+            let pack = Mmap::map(&pack_file).map_err(|e| Unsupported(format!("map pack: {e}")))?;
+            let count = check_idx(&idx, kind)?;
+            if pack.len() < 12 + kind.len() || &pack[..4] != b"PACK" {
+                return unsupported(format!("bad pack {}", pack_path.display()));
+            }
+            packs.push(Pack { idx, pack, count });
+        }
+        Ok(Odb {
+            objects: objects.to_path_buf(),
+            kind,
+            packs,
+        })
+    }
+
+    /// An object database with nothing in it (for views that read no objects).
+    pub fn empty(kind: HashKind) -> Odb {
+        Odb {
+            objects: PathBuf::new(),
+            kind,
+            packs: Vec::new(),
+        }
+    }
+
+    fn locate(&self, oid: &Oid) -> Option<Location<'_>> {
+        for p in &self.packs {
+            if let Some(i) = idx_find(p, &oid.0, self.kind) {
+                return Some(Location::Packed(p, i));
+            }
+        }
+        let hex = oid.to_hex();
+        let path = self.objects.join(&hex[..2]).join(&hex[2..]);
+        if path.is_file() {
+            return Some(Location::Loose(path));
+        }
+        None
+    }
+
+    /// True if the object exists.
+    pub fn contains(&self, oid: &Oid) -> bool {
+        self.locate(oid).is_some()
+    }
+
+    /// The object's type; `Ok(None)` if it does not exist.
+    pub fn kind(&self, oid: &Oid) -> Result<Option<Kind>, Unsupported> {
+        match self.locate(oid) {
+            None => Ok(None),
+            Some(Location::Loose(path)) => {
+                let (kind, _) = read_loose(&path, false)?;
+                Ok(Some(kind))
+            }
+            Some(Location::Packed(pack, i)) => {
+                let offset = idx_offset(pack, i, self.kind)?;
+                Ok(Some(self.packed_kind(pack, offset, 0)?))
+            }
+        }
+    }
+
+    fn packed_kind(&self, pack: &Pack, offset: u64, depth: u32) -> Result<Kind, Unsupported> {
+        if depth > 10_000 {
+            return unsupported("delta chain too long");
+        }
+        let h = entry_header(&pack.pack, offset, self.kind)?;
+        match h.kind {
+            1 => Ok(Kind::Commit),
+            2 => Ok(Kind::Tree),
+            3 => Ok(Kind::Blob),
+            4 => Ok(Kind::Tag),
+            6 => self.packed_kind(pack, h.base_offset, depth + 1),
+            7 => {
+                let base = Oid(h.base_oid);
+                match self.locate(&base) {
+                    Some(Location::Packed(p, i)) => {
+                        let off = idx_offset(p, i, self.kind)?;
+                        self.packed_kind(p, off, depth + 1)
+                    }
+                    Some(Location::Loose(path)) => Ok(read_loose(&path, false)?.0),
+                    None => unsupported("missing delta base"),
+                }
+            }
+            k => unsupported(format!("pack entry type {k}")),
+        }
+    }
+
+    /// The target of the tag `oid` (`object` line) if it is a tag, else None.
+    fn tag_target(&self, oid: &Oid) -> Result<Option<Oid>, Unsupported> {
+        let body = match self.locate(oid) {
+            None => return unsupported("missing object while peeling"),
+            Some(Location::Loose(path)) => {
+                let (kind, body) = read_loose(&path, true)?;
+                if kind != Kind::Tag {
+                    return Ok(None);
+                }
+                body
+            }
+            Some(Location::Packed(pack, i)) => {
+                let offset = idx_offset(pack, i, self.kind)?;
+                let h = entry_header(&pack.pack, offset, self.kind)?;
+                match h.kind {
+                    4 => inflate_prefix(&pack.pack[h.data_start..], h.size, usize::MAX)?,
+                    1..=3 => return Ok(None),
+                    _ => {
+                        if self.packed_kind(pack, offset, 0)? != Kind::Tag {
+                            return Ok(None);
+                        }
+                        return unsupported("deltified tag");
+                    }
+                }
+            }
+        };
+        let Some(rest) = body.strip_prefix(b"object ") else {
+            return unsupported("tag without object line");
+        };
+        let hex_len = self.kind.len() * 2;
+        if rest.len() <= hex_len || rest[hex_len] != b'\n' {
+            return unsupported("malformed tag");
+        }
+        match Oid::from_hex(&rest[..hex_len], self.kind) {
+            Some(o) => Ok(Some(o)),
+            None => unsupported("malformed tag"),
+        }
+    }
+
+    /// git's `peel_object`: None if `oid` is not a tag, else the first non-tag it
+    /// points to (through tags of tags).
+    pub fn peel(&self, oid: &Oid) -> Result<Option<Oid>, Unsupported> {
+        let mut cur = oid.clone();
+        let mut peeled = false;
+        for _ in 0..1000 {
+            match self.tag_target(&cur)? {
+                None => return Ok(if peeled { Some(cur) } else { None }),
+                Some(next) => {
+                    if !self.contains(&next) {
+                        return unsupported("tag points to a missing object");
+                    }
+                    cur = next;
+                    peeled = true;
+                }
+            }
+        }
+        unsupported("tag chain too long")
+    }
+}
+
+/// Checks an index version 2 header; returns the object count.
+fn check_idx(idx: &[u8], kind: HashKind) -> Result<usize, Unsupported> {
+    if idx.len() < 8 + 1024 || idx[..4] != [0xff, b't', b'O', b'c'] || idx[4..8] != [0, 0, 0, 2] {
+        return unsupported("pack index is not version 2");
+    }
+    let count = be32(&idx[8 + 255 * 4..]) as usize;
+    let need = 8 + 1024 + count * (kind.len() + 4 + 4) + 2 * kind.len();
+    if idx.len() < need {
+        return unsupported("truncated pack index");
+    }
+    Ok(count)
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn idx_find(pack: &Pack, oid: &[u8], kind: HashKind) -> Option<usize> {
+    let idx = &pack.idx[..];
+    let first = oid[0] as usize;
+    let lo = if first == 0 {
+        0
+    } else {
+        be32(&idx[8 + (first - 1) * 4..]) as usize
+    };
+    let hi = be32(&idx[8 + first * 4..]) as usize;
+    let names = &idx[8 + 1024..8 + 1024 + pack.count * kind.len()];
+    let (mut lo, mut hi) = (lo, hi.min(pack.count));
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let name = &names[mid * kind.len()..(mid + 1) * kind.len()];
+        match name.cmp(oid) {
+            std::cmp::Ordering::Equal => return Some(mid),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    None
+}
+
+fn idx_offset(pack: &Pack, i: usize, kind: HashKind) -> Result<u64, Unsupported> {
+    let idx = &pack.idx[..];
+    let base = 8 + 1024 + pack.count * (kind.len() + 4);
+    let off = be32(&idx[base + i * 4..]);
+    if off & 0x8000_0000 == 0 {
+        return Ok(off as u64);
+    }
+    let large = base + pack.count * 4 + (off & 0x7fff_ffff) as usize * 8;
+    match idx.get(large..large + 8) {
+        Some(b) => Ok(u64::from_be_bytes(b.try_into().expect("8 bytes"))),
+        None => unsupported("bad large offset"),
+    }
+}
+
+struct EntryHeader {
+    kind: u8,
+    size: usize,
+    data_start: usize,
+    base_offset: u64,
+    base_oid: Vec<u8>,
+}
+
+fn entry_header(pack: &[u8], offset: u64, kind: HashKind) -> Result<EntryHeader, Unsupported> {
+    let bad = || Unsupported("bad pack entry".into());
+    let mut pos = usize::try_from(offset).map_err(|_| bad())?;
+    let mut c = *pack.get(pos).ok_or_else(bad)?;
+    pos += 1;
+    let t = (c >> 4) & 7;
+    let mut size = (c & 15) as usize;
+    let mut shift = 4;
+    while c & 0x80 != 0 {
+        c = *pack.get(pos).ok_or_else(bad)?;
+        pos += 1;
+        if shift > 56 {
+            return Err(bad());
+        }
+        size |= ((c & 0x7f) as usize) << shift;
+        shift += 7;
+    }
+    let mut h = EntryHeader {
+        kind: t,
+        size,
+        data_start: pos,
+        base_offset: 0,
+        base_oid: Vec::new(),
+    };
+    match t {
+        6 => {
+            let mut c = *pack.get(pos).ok_or_else(bad)?;
+            pos += 1;
+            let mut rel = (c & 0x7f) as u64;
+            while c & 0x80 != 0 {
+                c = *pack.get(pos).ok_or_else(bad)?;
+                pos += 1;
+                rel = ((rel + 1) << 7) | (c & 0x7f) as u64;
+            }
+            h.base_offset = offset.checked_sub(rel).ok_or_else(bad)?;
+            h.data_start = pos;
+        }
+        7 => {
+            h.base_oid = pack.get(pos..pos + kind.len()).ok_or_else(bad)?.to_vec();
+            h.data_start = pos + kind.len();
+        }
+        _ => {}
+    }
+    Ok(h)
+}
+
+/// Inflates at most `limit` bytes (and at most `size`) of a zlib stream.
+fn inflate_prefix(data: &[u8], size: usize, limit: usize) -> Result<Vec<u8>, Unsupported> {
+    let want = size.min(limit);
+    let mut out = Vec::with_capacity(want.min(1 << 20));
+    let mut z = Decompress::new(true);
+    let mut buf = [0u8; 8192];
+    loop {
+        let in_before = z.total_in() as usize;
+        let out_before = z.total_out();
+        let status = z
+            .decompress(
+                &data[in_before.min(data.len())..],
+                &mut buf,
+                FlushDecompress::None,
+            )
+            .map_err(|e| Unsupported(format!("inflate: {e}")))?;
+        let produced = (z.total_out() - out_before) as usize;
+        out.extend_from_slice(&buf[..produced]);
+        if out.len() >= want || status == Status::StreamEnd {
+            out.truncate(want);
+            return Ok(out);
+        }
+        if produced == 0 && z.total_in() as usize == in_before {
+            return unsupported("truncated zlib stream");
+        }
+    }
+}
+
+/// A loose object's type and (when `whole`) its body.
+fn read_loose(path: &Path, whole: bool) -> Result<(Kind, Vec<u8>), Unsupported> {
+    let data = std::fs::read(path).map_err(|e| Unsupported(format!("reading object: {e}")))?;
+    let limit = if whole { usize::MAX } else { 64 };
+    let raw = inflate_prefix(&data, usize::MAX, limit)?;
+    let nul = raw
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| Unsupported("bad loose object header".into()))?;
+    let header = &raw[..nul];
+    let space = header
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or_else(|| Unsupported("bad loose object header".into()))?;
+    let kind = Kind::from_name(&header[..space])
+        .ok_or_else(|| Unsupported("unknown loose object type".into()))?;
+    Ok((kind, raw[nul + 1..].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let o = Oid::from_hex(b"00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa", HashKind::Sha1).unwrap();
+        assert_eq!(o.to_hex(), "00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa");
+        assert!(Oid::from_hex(b"zz", HashKind::Sha1).is_none());
+        assert!(!o.is_null());
+        assert!(Oid(vec![0; 32]).is_null());
+    }
+}
