@@ -40,6 +40,10 @@ pub struct HttpConfig {
     pub uploadarchive: Option<bool>,
     /// `http.maxrequestbuffer` in bytes (None: not set).
     pub max_request_buffer: Option<u64>,
+    /// `http.lfs` (ours, not git's): serve the Git LFS API for this repository.
+    /// `None` when unset; a value that is not a boolean is `Some(false)` (off is
+    /// the safe reading) with a warning, so it never breaks git's own requests.
+    pub lfs: Option<bool>,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +54,7 @@ impl Default for HttpConfig {
             receivepack: None,
             uploadarchive: None,
             max_request_buffer: None,
+            lfs: None,
         }
     }
 }
@@ -68,13 +73,14 @@ pub fn load(git_dir: &Path, env: &Env) -> Result<HttpConfig> {
 /// in-process advertisement reads its settings from it).
 pub fn load_with_file(git_dir: &Path, env: &Env) -> Result<(HttpConfig, gix_config::File)> {
     let file = read(Some(git_dir), env)?;
-    let mut last: [Option<Found>; 5] = Default::default();
-    const KEYS: [&str; 5] = [
+    let mut last: [Option<Found>; 6] = Default::default();
+    const KEYS: [&str; 6] = [
         "getanyfile",
         "uploadpack",
         "receivepack",
         "uploadarchive",
         "maxrequestbuffer",
+        "lfs",
     ];
     if let Some(sections) = file.sections_by_name("http") {
         for section in sections.filter(|s| s.header().subsection_name().is_none()) {
@@ -104,12 +110,20 @@ pub fn load_with_file(git_dir: &Path, env: &Env) -> Result<(HttpConfig, gix_conf
             git_dir,
         )?),
     };
+    let uploadpack = boolean(1)?;
+    let receivepack = boolean(2)?;
+    let uploadarchive = boolean(3)?;
+    let lfs = boolean(5).unwrap_or_else(|e| {
+        log::warn!("{}: Git LFS stays off", e.message);
+        Some(false)
+    });
     let config = HttpConfig {
         getanyfile,
-        uploadpack: boolean(1)?,
-        receivepack: boolean(2)?,
-        uploadarchive: boolean(3)?,
+        uploadpack,
+        receivepack,
+        uploadarchive,
         max_request_buffer,
+        lfs,
     };
     Ok((config, file))
 }
@@ -1008,6 +1022,7 @@ mod tests {
                 receivepack: Some(false),
                 uploadarchive: Some(false),
                 max_request_buffer: Some(4096),
+                lfs: None,
             }
         );
         // Command line beats the repository; GIT_CONFIG_PARAMETERS beats GIT_CONFIG_COUNT.
@@ -1078,6 +1093,7 @@ mod tests {
                 receivepack: Some(false),
                 uploadarchive: Some(true),
                 max_request_buffer: Some(7 << 20),
+                lfs: None,
             }
         );
         // An include's values sit where the include is: a later repo value still wins,

@@ -25,7 +25,8 @@ pub struct HttpError {
     pub message: String,
     /// Extra headers after the no-cache ones (`Allow` on 405).
     pub allow: Option<&'static str>,
-    /// Reply body (415, 413 and 503 carry a message; everything else is empty).
+    /// Reply body (415, 413 and 503 carry a message, Git LFS errors a JSON
+    /// document; everything else is empty).
     pub body: Vec<u8>,
     /// `WWW-Authenticate` value of a 401 (the built-in Basic auth's challenge).
     pub challenge: Option<String>,
@@ -35,10 +36,14 @@ pub struct HttpError {
     pub routine: bool,
     /// `Retry-After` seconds (503 only).
     pub retry_after: Option<u32>,
+    /// The body is a Git LFS JSON document (sent with `Content-Type:
+    /// application/vnd.git-lfs+json`).
+    pub lfs_json: bool,
 }
 
 impl HttpError {
-    fn new(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
+    /// An error with any status; prefer the named constructors.
+    pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> HttpError {
         HttpError {
             status,
             reason,
@@ -48,7 +53,14 @@ impl HttpError {
             challenge: None,
             routine: false,
             retry_after: None,
+            lfs_json: false,
         }
+    }
+
+    /// The same error with a reply body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> HttpError {
+        self.body = body.into();
+        self
     }
 
     /// An internal error: git's `die()`, a 500.

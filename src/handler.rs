@@ -14,7 +14,7 @@ use crate::repo;
 use crate::request::{Head, ReplySink, Request, Response};
 use crate::routes::{self, Handler, Method};
 use crate::service::dumb::{self, Caching};
-use crate::service::{Context, smart};
+use crate::service::{Context, lfs, smart};
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -111,8 +111,11 @@ pub fn reply_error(resp: &mut Response<'_>, e: &HttpError) {
         head = head.header("Retry-After", secs.to_string());
     }
     let mut head = head.nocache();
-    if !e.body.is_empty() && e.status == 503 {
+    if !e.body.is_empty() && e.status == 503 && !e.lfs_json {
         head = head.header("Content-Type", "text/plain");
+    }
+    if e.lfs_json {
+        head = head.header("Content-Type", crate::service::lfs::MEDIA_TYPE);
     }
     if let Err(err) = resp.send_full(&head, &e.body) {
         log::debug!("could not send the {} reply: {err}", e.status);
@@ -131,19 +134,31 @@ fn run(
         .ok_or_else(|| HttpError::die("No REQUEST_METHOD from server"))?
         .to_vec();
     let path = repo::request_path(&env)?;
-    let Some(matched) = routes::find(&path) else {
-        record.repo = Some(shown_repo(&env, &path));
-        return Err(HttpError::not_found(format!(
+    let not_supported = || {
+        HttpError::not_found(format!(
             "Request not supported: '{}'",
             String::from_utf8_lossy(&path)
-        )));
+        ))
     };
-    if Method::parse(&method) != Some(matched.route.method) {
-        return Err(if env.get("SERVER_PROTOCOL") == Some(b"HTTP/1.1") {
-            HttpError::method_not_allowed(matched.route.method.allow())
-        } else {
-            HttpError::bad_request("")
-        });
+    let Some(matched) = routes::find_for(&path, Method::parse(&method)) else {
+        record.repo = Some(shown_repo(&env, &path));
+        return Err(not_supported());
+    };
+    let is_lfs = matched.route.handler.is_lfs();
+    let check_method = |env: &crate::request::Env| {
+        if Method::parse(&method) != Some(matched.route.method) {
+            return Err(if env.get("SERVER_PROTOCOL") == Some(b"HTTP/1.1") {
+                HttpError::method_not_allowed(matched.route.method.allow())
+            } else {
+                HttpError::bad_request("")
+            });
+        }
+        Ok(())
+    };
+    // A Git LFS path is judged for its method only once LFS is known to be on
+    // for the repository (below).
+    if !is_lfs {
+        check_method(&env)?;
     }
     record.repo = Some(shown_repo(&env, matched.repo_path));
     record.route = Some(String::from_utf8_lossy(matched.arg).into_owned());
@@ -158,15 +173,38 @@ fn run(
         let s = String::from_utf8_lossy(s);
         s.strip_prefix("git-").unwrap_or(&s).to_string()
     });
+    // Git LFS hands the client's credentials back in its batch actions; LFS
+    // requests run no git, so for them the header may stay after auth.
+    let lfs_authorization = is_lfs
+        .then(|| env.get("HTTP_AUTHORIZATION").map(<[u8]>::to_vec))
+        .flatten();
     crate::policy::auth::authenticate(&mut env)?;
+    if let Some(value) = lfs_authorization {
+        env.set("HTTP_AUTHORIZATION", value);
+    }
     record.user = env
         .get_nonempty("REMOTE_USER")
         .map(|u| String::from_utf8_lossy(u).into_owned());
     let mut subject = crate::policy::Subject::new(&env)?;
     subject.gate_name(matched.repo_path, &env)?;
-    let repo = repo::find(matched.repo_path, &env)?;
-    subject.gate_found(&repo, &env)?;
-    let (config, git_config) = config::load_with_file(&repo.git_dir, &env)?;
+    let (repo, config, git_config) = if is_lfs {
+        // A Git LFS path where LFS is off (or there is no repository to ask) gets
+        // the reply stock gives every unknown path.
+        let repo = repo::find(matched.repo_path, &env).map_err(|_| not_supported())?;
+        subject.gate_found(&repo, &env)?;
+        let (config, git_config) =
+            config::load_with_file(&repo.git_dir, &env).map_err(|_| not_supported())?;
+        if !lfs::enabled(&env, &config) {
+            return Err(not_supported());
+        }
+        check_method(&env)?;
+        (repo, config, git_config)
+    } else {
+        let repo = repo::find(matched.repo_path, &env)?;
+        subject.gate_found(&repo, &env)?;
+        let (config, git_config) = config::load_with_file(&repo.git_dir, &env)?;
+        (repo, config, git_config)
+    };
     let max_request_buffer = match env.get("GIT_HTTP_MAX_REQUEST_BUFFER") {
         Some(raw) => gitnum::parse_unsigned(&String::from_utf8_lossy(raw))
             .ok_or_else(|| HttpError::die("failed to parse GIT_HTTP_MAX_REQUEST_BUFFER"))?,
@@ -217,6 +255,7 @@ fn run(
             Caching::Forever,
         ),
         Handler::ServiceRpc => smart::rpc(&ctx, resp, body),
+        lfs_route => lfs::serve(lfs_route, &ctx, resp, body),
     }
 }
 

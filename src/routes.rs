@@ -13,13 +13,15 @@
 //! assert_eq!(m.route.method, Method::Get);
 //! ```
 
-/// The two methods routes are declared with (`HEAD` is treated as `GET`).
+/// The methods routes are declared with (`HEAD` is treated as `GET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// GET (and HEAD).
     Get,
     /// POST.
     Post,
+    /// PUT (Git LFS object uploads only).
+    Put,
 }
 
 impl Method {
@@ -28,6 +30,7 @@ impl Method {
         match self {
             Method::Get => "GET, HEAD",
             Method::Post => "POST",
+            Method::Put => "PUT",
         }
     }
 
@@ -36,6 +39,7 @@ impl Method {
         match method {
             b"GET" | b"HEAD" => Some(Method::Get),
             b"POST" => Some(Method::Post),
+            b"PUT" => Some(Method::Put),
             _ => None,
         }
     }
@@ -60,6 +64,39 @@ pub enum Handler {
     PackIndex,
     /// POST `git-upload-pack`, `git-receive-pack`, `git-upload-archive`.
     ServiceRpc,
+    /// Git LFS: POST `info/lfs/objects/batch`.
+    LfsBatch,
+    /// Git LFS: GET `info/lfs/objects/<oid>` (basic download).
+    LfsDownload,
+    /// Git LFS: PUT `info/lfs/objects/<oid>` (basic upload).
+    LfsUpload,
+    /// Git LFS: POST `info/lfs/verify` (basic verify action).
+    LfsVerify,
+    /// Git LFS: GET `info/lfs/locks` (list).
+    LfsLockList,
+    /// Git LFS: POST `info/lfs/locks` (create).
+    LfsLockCreate,
+    /// Git LFS: POST `info/lfs/locks/verify`.
+    LfsLockVerify,
+    /// Git LFS: POST `info/lfs/locks/<id>/unlock`.
+    LfsUnlock,
+}
+
+impl Handler {
+    /// True for the Git LFS routes, which exist only where LFS is enabled.
+    pub fn is_lfs(self) -> bool {
+        matches!(
+            self,
+            LfsBatch
+                | LfsDownload
+                | LfsUpload
+                | LfsVerify
+                | LfsLockList
+                | LfsLockCreate
+                | LfsLockVerify
+                | LfsUnlock
+        )
+    }
 }
 
 /// One piece of a suffix pattern.
@@ -134,6 +171,19 @@ pub static ROUTES: &[Route] = &[
     r(Post, &[Lit("/git-upload-pack")], ServiceRpc),
     r(Post, &[Lit("/git-upload-archive")], ServiceRpc),
     r(Post, &[Lit("/git-receive-pack")], ServiceRpc),
+    // Git LFS (src/service/lfs/); a path may have one row per method.
+    r(Post, &[Lit("/info/lfs/objects/batch")], LfsBatch),
+    r(Get, &[Lit("/info/lfs/objects/"), Hex(64)], LfsDownload),
+    r(Put, &[Lit("/info/lfs/objects/"), Hex(64)], LfsUpload),
+    r(Post, &[Lit("/info/lfs/verify")], LfsVerify),
+    r(Get, &[Lit("/info/lfs/locks")], LfsLockList),
+    r(Post, &[Lit("/info/lfs/locks")], LfsLockCreate),
+    r(Post, &[Lit("/info/lfs/locks/verify")], LfsLockVerify),
+    r(
+        Post,
+        &[Lit("/info/lfs/locks/"), Hex(64), Lit("/unlock")],
+        LfsUnlock,
+    ),
 ];
 
 /// A matched route.
@@ -180,7 +230,19 @@ fn matches(pattern: &[Seg], mut text: &[u8]) -> bool {
 
 /// Finds the first route whose pattern matches the end of `path`.
 pub fn find(path: &[u8]) -> Option<Match<'_>> {
-    ROUTES.iter().find_map(|route| {
+    find_all(path).next()
+}
+
+/// Finds the route for `path` and `method`: the first row matching both, else the
+/// first row matching the path (whose method then does not fit: a 405).
+pub fn find_for(path: &[u8], method: Option<Method>) -> Option<Match<'_>> {
+    find_all(path)
+        .find(|m| Some(m.route.method) == method)
+        .or_else(|| find(path))
+}
+
+fn find_all(path: &[u8]) -> impl Iterator<Item = Match<'_>> {
+    ROUTES.iter().filter_map(move |route| {
         let len = pattern_len(route.pattern);
         let start = path.len().checked_sub(len)?;
         matches(route.pattern, &path[start..]).then(|| Match {
@@ -231,6 +293,43 @@ mod tests {
         assert_eq!(handler("/r/git-upload-pack"), Some(ServiceRpc));
         assert_eq!(handler("/r/git-upload-archive"), Some(ServiceRpc));
         assert_eq!(handler("/r/git-receive-pack"), Some(ServiceRpc));
+        assert_eq!(handler("/r/info/lfs/objects/batch"), Some(LfsBatch));
+        assert_eq!(
+            handler(&format!("/r/info/lfs/objects/{h64}")),
+            Some(LfsDownload)
+        );
+        assert_eq!(handler("/r/info/lfs/verify"), Some(LfsVerify));
+        assert_eq!(handler("/r/info/lfs/locks"), Some(LfsLockList));
+        assert_eq!(handler("/r/info/lfs/locks/verify"), Some(LfsLockVerify));
+        assert_eq!(
+            handler(&format!("/r/info/lfs/locks/{h64}/unlock")),
+            Some(LfsUnlock)
+        );
+    }
+
+    #[test]
+    fn lfs_method_rows() {
+        let h64 = "0123456789abcdef".repeat(4);
+        let path = format!("/r.git/info/lfs/objects/{h64}");
+        let m = find_for(path.as_bytes(), Some(Method::Put)).unwrap();
+        assert_eq!(m.route.handler, LfsUpload);
+        assert_eq!(m.repo_path, b"/r.git");
+        let m = find_for(path.as_bytes(), Some(Method::Get)).unwrap();
+        assert_eq!(m.route.handler, LfsDownload);
+        let m = find_for(path.as_bytes(), Some(Method::Post)).unwrap();
+        assert_eq!(
+            m.route.method,
+            Method::Get,
+            "no POST row: the first row, a 405"
+        );
+        let m = find_for(b"/r/info/lfs/locks", Some(Method::Post)).unwrap();
+        assert_eq!(m.route.handler, LfsLockCreate);
+        assert_eq!(handler(&format!("/r/info/lfs/objects/{}", &h64[1..])), None);
+        assert_eq!(
+            handler(&format!("/r/info/lfs/objects/{}", h64.to_uppercase())),
+            None
+        );
+        assert!(LfsBatch.is_lfs() && !ServiceRpc.is_lfs());
     }
 
     #[test]

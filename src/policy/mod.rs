@@ -41,6 +41,11 @@ pub enum Access {
     DumbRead,
     /// Use a smart service (advertisement or RPC).
     Service(&'static Service),
+    /// Git LFS: the batch API's `download`, object GETs, listing locks (a read).
+    LfsDownload,
+    /// Git LFS: the batch API's `upload`, object PUTs, `verify`, creating,
+    /// verifying and removing locks (a write).
+    LfsUpload,
 }
 
 /// Who a request is and what judges it.
@@ -249,7 +254,9 @@ pub fn select_service(ctx: &Context, name: &[u8]) -> Result<&'static Service> {
 /// Checks access beyond the service switches. Dumb reads are gated by
 /// `http.getanyfile`; with an ACL, reads need `R` on the repository (already
 /// checked by the read gate; checked again here for every caller) and
-/// receive-pack needs `W`.
+/// receive-pack needs `W`. Git LFS: downloads are reads and follow
+/// `http.uploadpack` (on unless set false); uploads and locks are writes and
+/// follow `http.receivepack` like a push (see [`lfs_upload`]).
 pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
     let subject = &ctx.subject;
     match access {
@@ -260,8 +267,65 @@ pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
             subject.gate_read(&ctx.repo.display)?;
             subject.gate_write(svc)
         }
+        Access::LfsDownload => {
+            subject.gate_read(&ctx.repo.display)?;
+            if ctx.config.uploadpack == Some(false) {
+                return Err(HttpError::forbidden(
+                    "Git LFS download refused: http.uploadpack is off",
+                ));
+            }
+            Ok(())
+        }
+        Access::LfsUpload => {
+            subject.gate_read(&ctx.repo.display)?;
+            lfs_upload(ctx)
+        }
         _ => subject.gate_read(&ctx.repo.display),
     }
+}
+
+/// The write gate of a Git LFS upload or lock, as for a push: an explicit
+/// `http.receivepack=false` is a 403; unset, an ACL decides (`W` on the
+/// repository), and without one a user (`REMOTE_USER`) is needed. A refusal of
+/// an anonymous request is a 401 challenge, so git-lfs asks for credentials:
+/// with the built-in Basic auth its realm; without it (the web server does the
+/// auth and checks credentials when sent, see the shipped configs) realm
+/// `GIT_HTTP_AUTH_REALM`, default `Git`.
+fn lfs_upload(ctx: &Context) -> Result<()> {
+    let subject = &ctx.subject;
+    let explicit = ctx.config.receivepack;
+    if explicit == Some(false) {
+        return Err(HttpError::forbidden(
+            "Git LFS upload refused: http.receivepack is off",
+        ));
+    }
+    let refused = if explicit.is_none() && subject.acl.is_none() && subject.anonymous {
+        Some("Git LFS upload needs an authenticated user".to_string())
+    } else {
+        subject
+            .denied(Perm::Write)
+            .map(|(name, d)| format!("ACL: {} may not write to '{name}': {d}", subject.user))
+    };
+    let Some(why) = refused else {
+        return Ok(());
+    };
+    let denied = HttpError::forbidden(why.clone());
+    if !subject.anonymous {
+        return Err(denied);
+    }
+    if subject.realm.is_some() {
+        return Err(subject.refuse(denied));
+    }
+    let realm = ctx
+        .env
+        .get_lossy("GIT_HTTP_AUTH_REALM")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "Git".to_string())
+        .replace(['"', '\\'], "");
+    Err(HttpError::unauthorized(
+        format!("Basic realm=\"{realm}\""),
+        why,
+    ))
 }
 
 /// Judges a push's ref updates before receive-pack sees them. Without an ACL

@@ -5,6 +5,7 @@
 
 pub mod advertise;
 pub mod dumb;
+pub mod lfs;
 pub mod odb;
 pub mod pack_cache;
 pub mod refs;
