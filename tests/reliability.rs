@@ -128,6 +128,10 @@ fn comparable(line: &Value) -> Vec<(String, Value)> {
 
 // ---------------------------------------------------------------- CGI
 
+/// These tests count git children (limiter slots, git's exit status in the access
+/// log): advertisements and `ls-refs` must run git, not the in-process fast path.
+const NO_INPROCESS: &str = "0";
+
 fn cgi(root: &Path, vars: &[(&str, &str)], body: &[u8], nofile: Option<usize>) -> Output {
     let mut cmd = match nofile {
         Some(n) => {
@@ -139,6 +143,7 @@ fn cgi(root: &Path, vars: &[(&str, &str)], body: &[u8], nofile: Option<usize>) -
     };
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GIT_HTTP_INPROCESS_ADVERTISE", NO_INPROCESS)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GATEWAY_INTERFACE", "CGI/1.1")
@@ -270,6 +275,7 @@ impl Serve {
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .arg(root)
+            .env("GIT_HTTP_INPROCESS_ADVERTISE", NO_INPROCESS)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_HTTP_BACKEND_LOG", "info")
@@ -458,7 +464,11 @@ fn access_log_same_line_in_cgi_fastcgi_and_serve() {
     // FastCGI (--access-log is the alias of GIT_HTTP_ACCESS_LOG)
     let dir = TempDir::new("alog-fcgi");
     let fcgi_log = dir.0.join("fcgi.jsonl");
-    let d = Daemon::start(&dir.0, &["--access-log", fcgi_log.to_str().unwrap()], &[]);
+    let d = Daemon::start(
+        &dir.0,
+        &["--access-log", fcgi_log.to_str().unwrap()],
+        &[("GIT_HTTP_INPROCESS_ADVERTISE", NO_INPROCESS)],
+    );
     let mut params = fcgi_params(&root_s, &post);
     params.push(("CONTENT_LENGTH", &len));
     let reply = fcgi(&d.sock, &params, &body);
@@ -625,7 +635,11 @@ fn limiter_fastcgi_503_with_retry_after() {
     let d = Daemon::start(
         &dir.0,
         &[],
-        &[("GIT_HTTP_MAX_GIT", "1"), ("GIT_HTTP_MAX_QUEUE", "0")],
+        &[
+            ("GIT_HTTP_MAX_GIT", "1"),
+            ("GIT_HTTP_MAX_QUEUE", "0"),
+            ("GIT_HTTP_INPROCESS_ADVERTISE", NO_INPROCESS),
+        ],
     );
     let hold_params = fcgi_params(
         &root_s,

@@ -693,6 +693,9 @@ mod tests {
         (r, out)
     }
 
+    // Unix file-lock semantics (a dead writer's lock goes with it); the pack cache
+    // is not built for Windows servers yet.
+    #[cfg(unix)]
     #[test]
     fn a_stale_part_without_writer_is_retried_and_removed() {
         let dir = tempfile::tempdir().unwrap();
