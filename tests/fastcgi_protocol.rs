@@ -728,3 +728,23 @@ fn fcgi_web_server_addrs_limits_tcp_peers() {
     let log = std::fs::read_to_string(root.0.join("tcp.log")).unwrap();
     assert!(log.contains("not in FCGI_WEB_SERVER_ADDRS"), "{log}");
 }
+
+#[test]
+fn get_answered_before_its_stdin_end_leaves_the_connection_writable() {
+    // A GET is answered as soon as its PARAMS end. Without keep-conn the connection
+    // then closes, but only once the web server's empty STDIN record has arrived:
+    // closing first made that write fail (EPIPE), which a web server logs as an
+    // error and the CI run once hit.
+    let root = make_root("linger");
+    let d = Daemon::start(&root.0, &[], &[]);
+    let p = info_refs_params(&root.0);
+    let mut c = d.connect();
+    c.begin(1, 1, false);
+    c.params(1, &as_refs(&p));
+    let r = c.reply(1);
+    assert_advertisement(&r);
+    std::thread::sleep(Duration::from_millis(200));
+    c.s.write_all(&rec(STDIN, 1, b"", 0))
+        .expect("the STDIN end after the reply must still be accepted");
+    c.assert_closed();
+}

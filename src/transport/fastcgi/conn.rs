@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// How many STDIN records may wait for the handler (each at most 64 KiB).
 pub const STDIN_QUEUE: usize = 8;
@@ -206,6 +207,17 @@ struct Running {
     tx: Option<SyncSender<Vec<u8>>>,
     aborted: Arc<AtomicBool>,
     finished: Arc<AtomicBool>,
+    /// The web server's input for this request is over (its empty STDIN record or
+    /// the connection's end): closing now cannot cut the web server off mid-send.
+    input_done: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// A finished request's thread still waiting to close the connection (without
+/// keep-conn) until the web server's input for it is over.
+struct Lingering {
+    id: u16,
+    input_done: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -237,6 +249,7 @@ struct Conn<W: Write> {
     cfg: ConnConfig,
     close: Closer,
     phase: Phase,
+    lingering: Option<Lingering>,
 }
 
 /// Serves one connection until the web server closes it, a request without
@@ -255,6 +268,7 @@ where
         cfg,
         close: close.clone(),
         phase: Phase::Idle,
+        lingering: None,
     };
     let mut buf: Vec<u8> = Vec::with_capacity(128 * 1024);
     let mut start = 0;
@@ -346,7 +360,25 @@ impl<W: Write + Send + 'static> Conn<W> {
     fn reap_finished(&mut self) {
         let done = matches!(&self.phase, Phase::Running(r) if r.finished.load(Ordering::SeqCst));
         if done && let Phase::Running(r) = std::mem::replace(&mut self.phase, Phase::Idle) {
-            let _ = r.thread.join();
+            if r.thread.is_finished() {
+                let _ = r.thread.join();
+            } else {
+                // It lingers before closing the connection; the next records
+                // (the rest of its STDIN) must still be read meanwhile.
+                self.lingering = Some(Lingering {
+                    id: r.id,
+                    input_done: r.input_done,
+                    thread: r.thread,
+                });
+            }
+        }
+        if self
+            .lingering
+            .as_ref()
+            .is_some_and(|l| l.thread.is_finished())
+            && let Some(l) = self.lingering.take()
+        {
+            let _ = l.thread.join();
         }
     }
 
@@ -368,6 +400,20 @@ impl<W: Write + Send + 'static> Conn<W> {
     }
 
     fn on_record(&mut self, rtype: RecordType, id: u16, content: &[u8]) -> Result<(), Stop> {
+        // Before reaping: a finished request without keep-conn waits for this to
+        // close the connection (see `RequestJob::linger`).
+        if rtype == RecordType::STDIN && content.is_empty() {
+            if let Phase::Running(r) = &self.phase
+                && r.id == id
+            {
+                r.input_done.store(true, Ordering::SeqCst);
+            }
+            if let Some(l) = &self.lingering
+                && l.id == id
+            {
+                l.input_done.store(true, Ordering::SeqCst);
+            }
+        }
         self.reap_finished();
         match rtype {
             RecordType::GET_VALUES => self.get_values(content),
@@ -556,6 +602,7 @@ impl<W: Write + Send + 'static> Conn<W> {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(STDIN_QUEUE);
         let aborted = Arc::new(AtomicBool::new(false));
         let finished = Arc::new(AtomicBool::new(false));
+        let input_done = Arc::new(AtomicBool::new(false));
         let body = BodyReader {
             rx,
             cur: Vec::new(),
@@ -569,6 +616,7 @@ impl<W: Write + Send + 'static> Conn<W> {
             keep_conn,
             aborted: aborted.clone(),
             finished: finished.clone(),
+            input_done: input_done.clone(),
             draining: self.cfg.draining.clone(),
             busy: self.cfg.busy.clone(),
             close: self.close.clone(),
@@ -584,6 +632,7 @@ impl<W: Write + Send + 'static> Conn<W> {
                     tx: Some(tx),
                     aborted,
                     finished,
+                    input_done,
                     thread,
                 });
                 Ok(())
@@ -652,6 +701,7 @@ impl<W: Write + Send + 'static> Conn<W> {
     /// Ends the connection: a running request is aborted and waited for.
     fn finish(&mut self, stop: Stop) {
         if let Phase::Running(r) = std::mem::replace(&mut self.phase, Phase::Idle) {
+            r.input_done.store(true, Ordering::SeqCst);
             if !r.finished.load(Ordering::SeqCst) {
                 if matches!(stop, Stop::Garbage) || r.tx.is_some() {
                     log::warn!(
@@ -666,6 +716,10 @@ impl<W: Write + Send + 'static> Conn<W> {
             drop(r.tx);
             let _ = r.thread.join();
         }
+        if let Some(l) = self.lingering.take() {
+            l.input_done.store(true, Ordering::SeqCst);
+            let _ = l.thread.join();
+        }
         self.cfg.busy.store(false, Ordering::SeqCst);
     }
 }
@@ -677,11 +731,17 @@ struct RequestJob<W: Write> {
     keep_conn: bool,
     aborted: Arc<AtomicBool>,
     finished: Arc<AtomicBool>,
+    input_done: Arc<AtomicBool>,
     draining: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
     close: Closer,
     label: String,
 }
+
+/// How long a finished request without keep-conn waits for the rest of the web
+/// server's input (a GET is answered before its empty STDIN record may have left
+/// the web server) before closing anyway.
+const LINGER: Duration = Duration::from_secs(2);
 
 impl<W: Write + Send + 'static> RequestJob<W> {
     fn run(self, env: Env, body: BodyReader) {
@@ -741,7 +801,21 @@ impl<W: Write + Send + 'static> RequestJob<W> {
             }
         }
         if close {
+            self.linger();
             (self.close)();
+        }
+    }
+
+    /// Waits (bounded by [`LINGER`]) until the web server has sent all its input
+    /// for this request, or aborted it: closing earlier makes its pending write
+    /// fail with EPIPE/ECONNRESET although the reply was complete.
+    fn linger(&self) {
+        let deadline = Instant::now() + LINGER;
+        while !self.input_done.load(Ordering::SeqCst)
+            && !self.aborted.load(Ordering::SeqCst)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }
