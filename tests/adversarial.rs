@@ -339,7 +339,7 @@ impl Daemon {
     fn assert_healthy(&mut self, root: &Path) {
         self.assert_alive();
         let mut s = self.connect();
-        s.write_all(&fcgi_request(1, false, &info_refs(root), b""))
+        s.write_all(&fcgi::request(1, false, &fcgi::info_refs_params(root), b""))
             .unwrap();
         let (stdout, end) = read_reply(&mut s);
         assert!(end, "no END_REQUEST: {}", self.log_text());
@@ -349,73 +349,6 @@ impl Daemon {
             String::from_utf8_lossy(&stdout)
         );
     }
-}
-
-fn rec(t: u8, id: u16, content: &[u8]) -> Vec<u8> {
-    let pad = (8 - content.len() % 8) % 8;
-    let mut v = vec![1, t, (id >> 8) as u8, id as u8];
-    v.extend_from_slice(&(content.len() as u16).to_be_bytes());
-    v.extend_from_slice(&[pad as u8, 0]);
-    v.extend_from_slice(content);
-    v.extend(std::iter::repeat_n(0, pad));
-    v
-}
-
-fn nv(name: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for len in [name.len(), value.len()] {
-        if len < 128 {
-            v.push(len as u8);
-        } else {
-            v.extend_from_slice(&((len as u32) | 0x8000_0000).to_be_bytes());
-        }
-    }
-    v.extend_from_slice(name);
-    v.extend_from_slice(value);
-    v
-}
-
-fn begin(id: u16, keep: bool) -> Vec<u8> {
-    rec(1, id, &[0, 1, keep as u8, 0, 0, 0, 0, 0])
-}
-
-/// BEGIN, PARAMS, STDIN (with its end) for one request.
-fn fcgi_request(id: u16, keep: bool, params: &[(Vec<u8>, Vec<u8>)], body: &[u8]) -> Vec<u8> {
-    let mut out = begin(id, keep);
-    out.extend(fcgi_params(id, params));
-    for c in body.chunks(65535) {
-        out.extend(rec(5, id, c));
-    }
-    out.extend(rec(5, id, b""));
-    out
-}
-
-fn fcgi_params(id: u16, params: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let mut all = Vec::new();
-    for (n, v) in params {
-        all.extend(nv(n, v));
-    }
-    let mut out = Vec::new();
-    for c in all.chunks(65535) {
-        out.extend(rec(4, id, c));
-    }
-    out.extend(rec(4, id, b""));
-    out
-}
-
-fn info_refs(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    vec![
-        (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
-        (
-            b"GIT_PROJECT_ROOT".to_vec(),
-            root.as_os_str().as_encoded_bytes().to_vec(),
-        ),
-        (b"PATH_INFO".to_vec(), b"/r.git/info/refs".to_vec()),
-        (
-            b"QUERY_STRING".to_vec(),
-            b"service=git-upload-pack".to_vec(),
-        ),
-    ]
 }
 
 fn upload_pack(root: &Path, body_len: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -434,22 +367,6 @@ fn upload_pack(root: &Path, body_len: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
             b"CONTENT_LENGTH".to_vec(),
             body_len.to_string().into_bytes(),
         ),
-    ]
-}
-
-fn receive_pack(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    vec![
-        (b"REQUEST_METHOD".to_vec(), b"POST".to_vec()),
-        (
-            b"GIT_PROJECT_ROOT".to_vec(),
-            root.as_os_str().as_encoded_bytes().to_vec(),
-        ),
-        (b"PATH_INFO".to_vec(), b"/r.git/git-receive-pack".to_vec()),
-        (
-            b"CONTENT_TYPE".to_vec(),
-            b"application/x-git-receive-pack-request".to_vec(),
-        ),
-        (b"REMOTE_USER".to_vec(), b"t".to_vec()),
     ]
 }
 
@@ -499,11 +416,11 @@ fn fcgi_random_mutations_never_hurt_the_daemon() {
     let mut d = Daemon::start(&root.0, &[], &[]);
     let want = want_body(&head);
     let bases = [
-        fcgi_request(1, true, &info_refs(&root.0), b""),
-        fcgi_request(1, true, &upload_pack(&root.0, want.len()), &want),
+        fcgi::request(1, true, &fcgi::info_refs_params(&root.0), b""),
+        fcgi::request(1, true, &upload_pack(&root.0, want.len()), &want),
         [
-            fcgi_request(1, false, &info_refs(&root.0), b""),
-            fcgi_request(2, false, &info_refs(&root.0), b""),
+            fcgi::request(1, false, &fcgi::info_refs_params(&root.0), b""),
+            fcgi::request(2, false, &fcgi::info_refs_params(&root.0), b""),
         ]
         .concat(),
     ];
@@ -573,7 +490,7 @@ fn fcgi_random_mutations_never_hurt_the_daemon() {
 fn fcgi_request_split_at_every_byte_boundary() {
     let (root, _) = make_root_with_head("split");
     let mut d = Daemon::start(&root.0, &[], &[]);
-    let full = fcgi_request(1, false, &info_refs(&root.0), b"");
+    let full = fcgi::request(1, false, &fcgi::info_refs_params(&root.0), b"");
     for i in 1..full.len() {
         let mut s = d.connect();
         s.write_all(&full[..i]).unwrap();
@@ -608,15 +525,22 @@ fn fcgi_gigantic_length_fields_close_the_connection() {
     ];
     for body in bodies {
         let mut s = d.connect();
-        s.write_all(&[begin(1, false), rec(4, 1, &body), rec(4, 1, b"")].concat())
-            .unwrap();
+        s.write_all(
+            &[
+                fcgi::begin(1, 1, false),
+                fcgi::aligned(4, 1, &body),
+                fcgi::aligned(4, 1, b""),
+            ]
+            .concat(),
+        )
+        .unwrap();
         assert!(reaches_eof(&mut s), "connection not closed");
     }
     // PARAMS beyond the 4 MiB limit: the connection is closed, memory is freed.
     let mut s = d.connect();
-    s.write_all(&begin(1, false)).unwrap();
+    s.write_all(&fcgi::begin(1, 1, false)).unwrap();
     for _ in 0..100 {
-        if s.write_all(&rec(4, 1, &[0x7f; 65535])).is_err() {
+        if s.write_all(&fcgi::aligned(4, 1, &[0x7f; 65535])).is_err() {
             break;
         }
     }
@@ -638,10 +562,10 @@ fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
     // Mid-STDIN: receive-pack started, then the web server goes away.
     for _ in 0..3 {
         let mut s = d.connect();
-        s.write_all(&begin(1, false)).unwrap();
-        s.write_all(&fcgi_params(1, &receive_pack(&root.0)))
+        s.write_all(&fcgi::begin(1, 1, false)).unwrap();
+        s.write_all(&fcgi::params(1, &fcgi::receive_pack_params(&root.0)))
             .unwrap();
-        s.write_all(&rec(5, 1, &partial_push())).unwrap();
+        s.write_all(&fcgi::aligned(5, 1, &partial_push())).unwrap();
         wait_for_process_in(&repo, "receive-pack");
         drop(s);
         wait_no_processes_in(&repo);
@@ -650,7 +574,7 @@ fn fcgi_clients_vanishing_mid_stdin_and_mid_stdout_leave_no_git() {
     let want = want_body(&head);
     for _ in 0..3 {
         let mut s = d.connect();
-        s.write_all(&fcgi_request(
+        s.write_all(&fcgi::request(
             1,
             false,
             &upload_pack(&root.0, want.len()),
@@ -682,7 +606,7 @@ fn fcgi_many_connections_beyond_the_cap_are_all_served() {
             std::thread::spawn(move || {
                 let mut s = UnixStream::connect(&sock).unwrap();
                 s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                s.write_all(&fcgi_request(1, false, &info_refs(&r), b""))
+                s.write_all(&fcgi::request(1, false, &fcgi::info_refs_params(&r), b""))
                     .unwrap();
                 let (stdout, end) = read_reply(&mut s);
                 end && String::from_utf8_lossy(&stdout).contains("# service=")
@@ -747,16 +671,16 @@ fn fcgi_abort_mid_push_leaves_no_quarantine_directory() {
     body.extend_from_slice(&pack[..pack.len() / 2]);
     for abort in [false, true] {
         let mut s = d.connect();
-        s.write_all(&begin(1, false)).unwrap();
-        s.write_all(&fcgi_params(1, &receive_pack(&root.0)))
+        s.write_all(&fcgi::begin(1, 1, false)).unwrap();
+        s.write_all(&fcgi::params(1, &fcgi::receive_pack_params(&root.0)))
             .unwrap();
         for c in body.chunks(65535) {
-            s.write_all(&rec(5, 1, c)).unwrap();
+            s.write_all(&fcgi::aligned(5, 1, c)).unwrap();
         }
         wait_for_process_in(&repo, "receive-pack");
         std::thread::sleep(Duration::from_millis(300));
         if abort {
-            s.write_all(&rec(2, 1, b"")).unwrap();
+            s.write_all(&fcgi::aligned(2, 1, b"")).unwrap();
             let _ = read_reply(&mut s);
         }
         drop(s);
@@ -1085,8 +1009,13 @@ fn fcgi_idle_connections_at_the_cap_do_not_block_forever() {
     std::thread::sleep(Duration::from_millis(200));
     let mut s = d.connect();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(&fcgi_request(1, false, &info_refs(&root.0), b""))
-        .unwrap();
+    s.write_all(&fcgi::request(
+        1,
+        false,
+        &fcgi::info_refs_params(&root.0),
+        b"",
+    ))
+    .unwrap();
     let (_, end) = read_reply(&mut s);
     assert!(
         end,

@@ -9,7 +9,6 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,46 +22,10 @@ impl Daemon {
 
 // ---------- a small FastCGI client, written from the spec ----------
 
-const BEGIN: u8 = 1;
-const ABORT: u8 = 2;
-const END: u8 = 3;
-const PARAMS: u8 = 4;
-const STDIN: u8 = 5;
-const STDOUT: u8 = 6;
-const DATA: u8 = 8;
-const GET_VALUES: u8 = 9;
-const GET_VALUES_RESULT: u8 = 10;
-const UNKNOWN_TYPE: u8 = 11;
-
-fn rec(t: u8, id: u16, content: &[u8], padding: u8) -> Vec<u8> {
-    let mut v = vec![
-        1,
-        t,
-        (id >> 8) as u8,
-        id as u8,
-        (content.len() >> 8) as u8,
-        content.len() as u8,
-        padding,
-        0,
-    ];
-    v.extend_from_slice(content);
-    v.extend(std::iter::repeat_n(0xEE, padding as usize));
-    v
-}
-
-fn nv(name: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for len in [name.len(), value.len()] {
-        if len < 128 {
-            v.push(len as u8);
-        } else {
-            v.extend_from_slice(&((len as u32) | 0x8000_0000).to_be_bytes());
-        }
-    }
-    v.extend_from_slice(name);
-    v.extend_from_slice(value);
-    v
-}
+use common::fcgi::{
+    ABORT, BEGIN, DATA, END, GET_VALUES, GET_VALUES_RESULT, PARAMS, STDIN, STDOUT, UNKNOWN_TYPE,
+    info_refs_params, name_value as nv, receive_pack_params as push_params, record as rec,
+};
 
 fn parse_nv(mut b: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
@@ -210,21 +173,6 @@ impl Client {
     }
 }
 
-fn info_refs_params(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    vec![
-        (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
-        (
-            b"GIT_PROJECT_ROOT".to_vec(),
-            root.as_os_str().as_encoded_bytes().to_vec(),
-        ),
-        (b"PATH_INFO".to_vec(), b"/r.git/info/refs".to_vec()),
-        (
-            b"QUERY_STRING".to_vec(),
-            b"service=git-upload-pack".to_vec(),
-        ),
-    ]
-}
-
 fn as_refs(p: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
     p.iter()
         .map(|(a, b)| (a.as_slice(), b.as_slice()))
@@ -251,24 +199,6 @@ fn partial_push() -> Vec<u8> {
     b.extend_from_slice(b"PACK\0\0\0\x02\0\0\0\x05");
     b.extend_from_slice(&[0x95; 4000]);
     b
-}
-
-fn push_params(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    vec![
-        (b"REQUEST_METHOD".to_vec(), b"POST".to_vec()),
-        (
-            b"GIT_PROJECT_ROOT".to_vec(),
-            root.as_os_str().as_encoded_bytes().to_vec(),
-        ),
-        (b"PATH_INFO".to_vec(), b"/r.git/git-receive-pack".to_vec()),
-        (
-            b"CONTENT_TYPE".to_vec(),
-            b"application/x-git-receive-pack-request".to_vec(),
-        ),
-        (b"CONTENT_LENGTH".to_vec(), b"".to_vec()),
-        // receive-pack is on for authenticated users without any config.
-        (b"REMOTE_USER".to_vec(), b"tester".to_vec()),
-    ]
 }
 
 // ---------- the tests ----------

@@ -3,6 +3,8 @@
 //! left behind (by their working directory, under /proc).
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod fcgi;
+
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
