@@ -551,7 +551,7 @@ fn fcgi_gigantic_length_fields_close_the_connection() {
         rss_after < rss_before + 16 * 1024,
         "RSS {rss_before} -> {rss_after} KiB"
     );
-    assert!(d.log_text().contains("PARAMS"), "{}", d.log_text());
+    d.assert_logged("PARAMS");
 }
 
 #[test]

@@ -244,11 +244,7 @@ fn unknown_type_and_ignored_records() {
     let p = info_refs_params(&root.0);
     let r = c.request(1, true, &as_refs(&p), b"");
     assert_advertisement(&r);
-    assert!(
-        d.log_text().contains("unknown record type 42"),
-        "{}",
-        d.log_text()
-    );
+    d.assert_logged("unknown record type 42");
 }
 
 #[test]
@@ -365,11 +361,7 @@ fn abort_mid_push_kills_the_git_child() {
     // The connection (keep-conn) serves the next request.
     let p = info_refs_params(&root.0);
     assert_advertisement(&c.request(1, true, &as_refs(&p), b""));
-    assert!(
-        d.log_text().contains("aborted by the web server"),
-        "{}",
-        d.log_text()
-    );
+    d.assert_logged("aborted by the web server");
 }
 
 #[test]
@@ -469,7 +461,7 @@ fn non_utf8_param_bytes_pass_through() {
         (b"PATH_INFO", b"/r\xfe\xff.git/info/refs"),
     ];
     assert_eq!(c.request(2, true, &pairs, b"").status(), 404);
-    assert!(d.log_text().contains("HTTP_X_NUL"), "{}", d.log_text());
+    d.assert_logged("HTTP_X_NUL");
 }
 
 #[test]
@@ -504,11 +496,7 @@ fn params_override_the_daemon_environment() {
     ];
     let r = c.request(3, true, &pairs, b"");
     assert_eq!(r.status(), 500);
-    assert!(
-        d.log_text().contains("No REQUEST_METHOD from server"),
-        "{}",
-        d.log_text()
-    );
+    d.assert_logged("No REQUEST_METHOD from server");
 }
 
 #[test]
@@ -518,11 +506,7 @@ fn listening_socket_on_fd0_like_spawn_fcgi() {
     let p = info_refs_params(&root.0);
     assert_advertisement(&d.connect().request(1, false, &as_refs(&p), b""));
     assert_advertisement(&d.connect().request(1, false, &as_refs(&p), b""));
-    assert!(
-        d.log_text().contains("mode: FastCGI on fd 0"),
-        "{}",
-        d.log_text()
-    );
+    d.assert_logged("mode: FastCGI on fd 0");
 }
 
 #[test]
@@ -546,11 +530,7 @@ fn connection_cap_waits_instead_of_dropping() {
     drop(first);
     let r = second.join().unwrap();
     assert_advertisement(&r);
-    assert!(
-        d.log_text().contains("connection cap reached"),
-        "{}",
-        d.log_text()
-    );
+    d.assert_logged("connection cap reached");
 }
 
 #[test]

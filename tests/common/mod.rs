@@ -211,4 +211,10 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Asserts that the daemon's log so far contains `needle` (shows the log if not).
+    pub fn assert_logged(&self, needle: &str) {
+        let log = self.log_text();
+        assert!(log.contains(needle), "log lacks {needle:?}:\n{log}");
+    }
 }
