@@ -348,3 +348,71 @@ fn dumb_objects_of_a_linked_worktree_like_stock() {
     assert!(theirs.contains("P pack-"), "stock lists the pack: {theirs}");
     assert_eq!(ours, theirs);
 }
+
+/// An anonymous POST that the backend answers with a 401 challenge before reading
+/// the body (built-in Basic auth, upload-archive needs a user). Apache's mod_cgid
+/// failed writing the unread body ("AH02651", EPIPE) and could cut the chunked
+/// 401 short, so git saw "curl 18 transfer closed" instead of retrying with
+/// credentials (a CI flake of servers::apache_builtin_auth). The CGI now reads and
+/// drops the rest of a small body after its reply: the whole body can be
+/// written. A body that never ends holds it only for a bounded time.
+#[test]
+fn cgi_early_401_reads_the_unread_body() {
+    use std::io::Write;
+    let root = scratch("early-401");
+    repo(&root);
+    let pw = root.join("htpasswd");
+    let st = Command::new("htpasswd")
+        .args(["-cbB", pw.to_str().unwrap(), "alice", "pw"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("htpasswd (apache2-utils) must be installed");
+    assert!(st.success());
+    let body = vec![b'0'; 200 * 1024];
+    let run = |content_length: Option<usize>, close: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("REQUEST_METHOD", "POST")
+            .env("GIT_PROJECT_ROOT", &root)
+            .env("PATH_INFO", "/r.git/git-upload-archive")
+            .env("CONTENT_TYPE", "application/x-git-upload-archive-request")
+            .env("GIT_HTTP_EXPORT_ALL", "")
+            .env("GIT_HTTP_AUTH_FILE", &pw)
+            .env("SERVER_PROTOCOL", "HTTP/1.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(n) = content_length {
+            cmd.env("CONTENT_LENGTH", n.to_string());
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let started = Instant::now();
+        let written = if close {
+            let r = stdin.write_all(&body);
+            drop(stdin);
+            r.map(|_| None)
+        } else {
+            Ok(Some(stdin)) // held open, nothing written
+        };
+        let out = child.wait_with_output().unwrap();
+        (written.map(|_| ()), out, started.elapsed())
+    };
+    for len in [Some(body.len()), None] {
+        let (written, out, _) = run(len, true);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("Status: 401"), "{len:?}: {text}");
+        assert!(
+            written.is_ok(),
+            "{len:?}: the body could not be written whole: {written:?}"
+        );
+    }
+    let (_, out, took) = run(None, false);
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Status: 401"));
+    assert!(
+        took < Duration::from_secs(15),
+        "a body that never ends held the CGI for {took:?}"
+    );
+}

@@ -439,7 +439,8 @@ fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::Path
 /// checks `Authorization` itself (CGIPassAuth On). Stock git-http-backend cannot
 /// do this, so only ours runs; it must give the outcomes of a push-with-auth
 /// setup (anonymous reads, 401 for anonymous and wrong-password pushes, pushes as
-/// the user). Then the same setup with an ACL file: a private repository (401
+/// the user), and more: `git archive --remote` with credentials succeeds, since
+/// the backend challenges for the user upload-archive needs. Then the same setup with an ACL file: a private repository (401
 /// for anonymous, clone with credentials), a read-only user who cannot push, a
 /// writer limited to feature/* whose push to main is rejected per ref with the
 /// repository left byte-identical, and `RW+` for a force-push.
@@ -449,7 +450,7 @@ fn apache_builtin_auth() {
         name: "apache-builtin-auth",
         config: "apache/git-builtin-auth.conf",
         kind: Kind::Apache,
-        auth: Auth::Push,
+        auth: Auth::BackendPush,
         fastcgi: false,
     };
     let fx = scenarios::fixture();

@@ -93,6 +93,10 @@ pub enum Auth {
     Push,
     /// Everything after Basic auth.
     Private,
+    /// As [`Auth::Push`], but the backend checks the password itself
+    /// (`GIT_HTTP_AUTH_FILE`): it then also challenges with 401 for a service
+    /// that needs a user (upload-archive), so a client with credentials succeeds.
+    BackendPush,
 }
 
 /// One web-server setup: a shipped config file and what it allows.
