@@ -6,10 +6,15 @@
 //! makes): read-only users, feature-branch writers, a release manager, an admin
 //! with `RW+`, anonymous; a private repository and a symlink to it; path spellings
 //! that must not reach or reveal it; a refused push that leaves the repository
-//! byte-identical; a broken ACL that fails closed and recovers; auth without ACL.
+//! byte-identical; a broken ACL that fails closed and recovers; auth without ACL;
+//! the ACL and htpasswd files replaced, emptied, made unreadable or broken while
+//! `serve` and the FastCGI daemon run (issue 15's policy-file faults).
 
 #![cfg(unix)]
 
+#[allow(dead_code)] // the FastCGI encoder of tests/common, of which a part is used here
+#[path = "common/fcgi.rs"]
+mod fcgi;
 #[path = "e2e_serve/support.rs"]
 mod support;
 
@@ -436,4 +441,235 @@ fn auth_without_acl() {
     s.git(&repo, &["config", "http.receivepack", "false"]);
     let out = s.git_output(&work, &["push", &authed, "main:topic2"], &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+}
+
+/// One change to a policy file while the daemon runs.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Renamed over by a file with other contents (what editors and config
+    /// management do): the new contents apply at once.
+    Replaced,
+    /// Truncated to nothing.
+    Emptied,
+    /// Unreadable: a directory in its place (as root, `chmod 000` would not stop
+    /// the test's own daemon from reading it).
+    Unreadable,
+    /// Deleted.
+    Missing,
+    /// A line the parser rejects.
+    Broken,
+}
+
+const FAULTS: [Fault; 5] = [
+    Fault::Replaced,
+    Fault::Emptied,
+    Fault::Unreadable,
+    Fault::Missing,
+    Fault::Broken,
+];
+
+/// Puts `fault` on `file` (whose good contents are `good`); `other` is the
+/// contents a replacement brings.
+fn inflict(file: &Path, fault: Fault, other: &str, broken: &str) {
+    match fault {
+        Fault::Replaced => {
+            let tmp = file.with_extension("new");
+            std::fs::write(&tmp, other).unwrap();
+            std::fs::rename(&tmp, file).unwrap();
+        }
+        Fault::Emptied => std::fs::write(file, "").unwrap(),
+        Fault::Unreadable => {
+            std::fs::remove_file(file).unwrap();
+            std::fs::create_dir(file).unwrap();
+        }
+        Fault::Missing => std::fs::remove_file(file).unwrap(),
+        Fault::Broken => std::fs::write(file, broken).unwrap(),
+    }
+}
+
+/// Undoes any fault: the good contents back in place.
+fn repair(file: &Path, good: &str) {
+    if file.is_dir() {
+        std::fs::remove_dir(file).unwrap();
+    }
+    let tmp = file.with_extension("fixed");
+    std::fs::write(&tmp, good).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+/// The status of `GET /app.git/HEAD` as `user` (`None`: anonymous).
+type Probe<'a> = &'a dyn Fn(Option<&str>) -> u16;
+
+/// Runs every fault on the ACL and on the htpasswd file of a daemon serving
+/// `app.git` with [`ACL`] and [`USERS`], checking after each that it fails closed
+/// (nobody gets more than before; a file that cannot be read or parsed denies
+/// everyone it governs with a 500 and a log line) and that repairing the file
+/// restores service without a restart. Returns the fault table rows.
+fn policy_faults(acl: &Path, pw: &Path, get: Probe, log: &dyn Fn() -> String) -> Vec<String> {
+    let mut rows = Vec::new();
+    let good_pw = std::fs::read_to_string(pw).unwrap();
+    let healthy = || {
+        assert_eq!(get(None), 200, "anonymous read of app");
+        assert_eq!(get(Some("admin")), 200, "admin read of app");
+    };
+    healthy();
+    // An ACL in which app is private to admin, then one giving it to nobody.
+    let private = "repo app\n    RW+ = admin\n";
+    for fault in FAULTS {
+        inflict(
+            acl,
+            fault,
+            private,
+            &format!("{ACL}repo x\n    RW+ VREF/NAME/x = admin\n"),
+        );
+        let (anon, admin) = (get(None), get(Some("admin")));
+        let expect = match fault {
+            // Private now: anonymous is challenged, admin still reads.
+            Fault::Replaced => (401, 200),
+            // No rules: nobody reads (admin sees "no such repository").
+            Fault::Emptied => (401, 404),
+            Fault::Unreadable | Fault::Missing | Fault::Broken => (500, 500),
+        };
+        assert_eq!((anon, admin), expect, "ACL {fault:?}:\n{}", log());
+        if expect.0 == 500 {
+            assert!(
+                log().contains("acl.conf"),
+                "ACL {fault:?} not logged:\n{}",
+                log()
+            );
+        }
+        repair(acl, ACL);
+        healthy();
+        rows.push(format!(
+            "ACL {fault:?}: anonymous {anon}, admin {admin}; repaired: 200"
+        ));
+    }
+    // An htpasswd file in which admin has another password, then none at all.
+    let other = {
+        let tmp = pw.with_extension("other");
+        let out = std::process::Command::new("htpasswd")
+            .args(["-cbB", tmp.to_str().unwrap(), "admin", "changed"])
+            .output()
+            .expect("htpasswd (apache2-utils) must be installed");
+        assert!(out.status.success());
+        std::fs::read_to_string(&tmp).unwrap()
+    };
+    for fault in FAULTS {
+        inflict(pw, fault, &other, "admin\n");
+        let (anon, admin) = (get(None), get(Some("admin")));
+        let expect = match fault {
+            // Credentials that are no longer valid are challenged again.
+            Fault::Replaced | Fault::Emptied => (200, 401),
+            // Anonymous reads do not need the file; credentials cannot be checked.
+            Fault::Unreadable | Fault::Missing | Fault::Broken => (200, 500),
+        };
+        assert_eq!((anon, admin), expect, "htpasswd {fault:?}:\n{}", log());
+        if expect.1 == 500 {
+            assert!(
+                log().contains("htpasswd"),
+                "htpasswd {fault:?} not logged:\n{}",
+                log()
+            );
+        }
+        repair(pw, &good_pw);
+        healthy();
+        rows.push(format!(
+            "htpasswd {fault:?}: anonymous {anon}, admin {admin}; repaired: 200"
+        ));
+    }
+    rows
+}
+
+#[test]
+fn policy_file_faults_under_serve() {
+    let w = world();
+    let pw = w.s.path().join("htpasswd");
+    let rows = policy_faults(&w.acl, &pw, &|user| w.get("/app.git/HEAD", user).0, &|| {
+        w.server.log()
+    });
+    for r in rows {
+        println!("FAULT | serve | {r}");
+    }
+}
+
+/// The same faults under the FastCGI daemon (`--listen unix:...`), spoken to as
+/// a web server would, with the settings as its environment.
+#[test]
+fn policy_file_faults_under_fastcgi() {
+    use std::io::{Read, Write};
+    let w = world();
+    let pw = w.s.path().join("htpasswd");
+    let sock = w.s.path().join("fcgi.sock");
+    let log = w.s.path().join("fcgi.log");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_git-http-backend-rs"))
+            .arg("--listen")
+            .arg(format!("unix:{}", sock.display()))
+            .env("GIT_PROJECT_ROOT", w.s.root())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .env("GIT_HTTP_ACL_FILE", &w.acl)
+            .env("GIT_HTTP_AUTH_FILE", &pw)
+            .env("GIT_HTTP_BACKEND_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let up = wait_until(std::time::Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
+    let get = |user: Option<&str>| -> u16 {
+        let mut p = vec![
+            ("REQUEST_METHOD", b"GET".to_vec()),
+            ("PATH_INFO", b"/app.git/HEAD".to_vec()),
+            ("SERVER_PROTOCOL", b"HTTP/1.1".to_vec()),
+        ];
+        if let Some(u) = user {
+            use base64::Engine;
+            let b =
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{}", password(u)));
+            p.push(("HTTP_AUTHORIZATION", format!("Basic {b}").into_bytes()));
+        }
+        let p: Vec<(Vec<u8>, Vec<u8>)> = p
+            .into_iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v))
+            .collect();
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        s.write_all(&fcgi::request(1, false, &p, b"")).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        // The STDOUT stream's first line: a CGI "Status:" or the implied 200.
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 8 <= raw.len() {
+            let len = u16::from_be_bytes([raw[at + 4], raw[at + 5]]) as usize;
+            let pad = raw[at + 6] as usize;
+            if raw[at + 1] == fcgi::STDOUT {
+                out.extend_from_slice(&raw[at + 8..at + 8 + len]);
+            }
+            at += 8 + len + pad;
+        }
+        let text = String::from_utf8_lossy(&out);
+        match text.strip_prefix("Status: ") {
+            Some(rest) => rest[..3].parse().unwrap(),
+            None => 200,
+        }
+    };
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(up, "FastCGI daemon did not come up:\n{}", read_log());
+    let rows = policy_faults(&w.acl, &pw, &get, &read_log);
+    for r in rows {
+        println!("FAULT | FastCGI | {r}");
+    }
 }
