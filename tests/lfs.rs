@@ -212,6 +212,92 @@ fn serve_push_clone_fetch_pull_locks() {
     );
 }
 
+/// `serve` with the built-in Basic auth and an ACL making the repository
+/// private: real git-lfs gets 401, asks the credential helper and succeeds
+/// (writer's push, reader's smudged clone); an anonymous clone is refused; the
+/// reader's push of a new LFS object is refused (its upload is a write) and
+/// stores nothing.
+#[test]
+fn serve_private_repo_401_then_success_and_reader_refused() {
+    let s = lfs_scratch();
+    let repo = s.bare("r.git");
+    s.git(&repo, &["config", "http.lfs", "true"]);
+    let pw = s.path().join("htpasswd");
+    for (user, pass) in [("reader", "rpw"), ("writer", "wpw")] {
+        let mut cmd = Command::new("htpasswd");
+        cmd.arg(if pw.exists() { "-bB" } else { "-cbB" })
+            .arg(&pw)
+            .args([user, pass]);
+        assert!(cmd.output().unwrap().status.success(), "htpasswd");
+    }
+    let acl = s.path().join("acl.conf");
+    std::fs::write(&acl, "repo r\n    RW+ = writer\n    R   = reader\n").unwrap();
+    let server = support::Server::start_env(
+        &s,
+        &["--listen", "127.0.0.1:0"],
+        &[
+            ("GIT_HTTP_AUTH_FILE", pw.to_str().unwrap()),
+            ("GIT_HTTP_ACL_FILE", acl.to_str().unwrap()),
+        ],
+    );
+    let url = server.url("r.git");
+
+    // The writer's push: 401 on info/refs and on the LFS batch, then success.
+    let w = lfs_work(&s, "w", 300_000);
+    use_credentials(&s, &w, &url, "writer", "wpw");
+    git_ok(&s, &w, &["push", "-q", &url, "main"], &[]);
+    let a_oid = sha256_file(&w.join("a.bin"));
+    assert!(lfs_object(&repo, &a_oid).exists(), "{}", server.log());
+
+    // Anonymous: refused (401, and no way to answer it).
+    let out = git_fails(
+        &s,
+        s.path(),
+        &["clone", "-q", &url, s.path().join("anon").to_str().unwrap()],
+        &[],
+    );
+    assert!(out.contains("401") || out.contains("Username"), "{out}");
+
+    // The reader clones with credentials: objects smudged.
+    let r = s.path().join("reader");
+    let host = url.trim_start_matches("http://").split('/').next().unwrap();
+    let store = s.path().join("cred-reader-clone");
+    std::fs::write(&store, format!("http://reader:rpw@{host}\n")).unwrap();
+    git_ok(
+        &s,
+        s.path(),
+        &[
+            "-c",
+            &format!("credential.helper=store --file={}", store.display()),
+            "clone",
+            "-q",
+            &url,
+            r.to_str().unwrap(),
+        ],
+        &[],
+    );
+    use_credentials(&s, &r, &url, "reader", "rpw");
+    assert_smudged(&r.join("a.bin"), &w.join("a.bin"));
+
+    // The reader's push of a new object: refused, nothing stored, ref unmoved.
+    random_file(&r.join("a.bin"), 200_000, 7);
+    git_ok(
+        &s,
+        &r,
+        &["commit", "-q", "-am", "reader changes a.bin"],
+        &[],
+    );
+    let new_oid = sha256_file(&r.join("a.bin"));
+    let before = s.git(&repo, &["rev-parse", "main"]);
+    let out = git_fails(&s, &r, &["push", "origin", "main"], &[]);
+    assert!(out.contains("403"), "{out}");
+    // git-lfs's own upload (the batch API's upload operation) is refused too.
+    let out = git_fails(&s, &r, &["lfs", "push", "origin", "main"], &[]);
+    assert!(out.contains("reader may not write to 'r'"), "{out}");
+    assert!(!lfs_object(&repo, &new_oid).exists());
+    assert_eq!(s.git(&repo, &["rev-parse", "main"]), before);
+}
+
 // ---------------------------------------------------------------------------
 // Apache CGI with Basic auth, and nginx + native FastCGI
 
@@ -233,8 +319,9 @@ const NGINX: harness::Setup = harness::Setup {
 
 /// Apache (mod_cgid) with the shipped auth config and `SetEnv GIT_HTTP_LFS 1`:
 /// alice pushes after a 401, an anonymous clone reads the public objects, a
-/// push by bob touching alice's locked file is refused, bob's plain unlock is
-/// refused and `--force` works, and an anonymous lock is refused.
+/// push by bob touching alice's locked file is refused, bob's unlock is refused
+/// with and without `--force` (he is no admin), carol's `--force` (named in
+/// `GIT_HTTP_LFS_ADMINS`) works, and an anonymous lock is refused.
 #[test]
 fn apache_cgi_auth_public_read_and_locks() {
     let s = lfs_scratch();
@@ -242,16 +329,18 @@ fn apache_cgi_auth_public_read_and_locks() {
     let server = harness::Server::start_edited(&APACHE, harness::Backend::Ours, &seed, &|conf| {
         conf.replace(
             "SetEnv GIT_HTTP_EXPORT_ALL",
-            "SetEnv GIT_HTTP_EXPORT_ALL\nSetEnv GIT_HTTP_LFS 1",
+            "SetEnv GIT_HTTP_EXPORT_ALL\nSetEnv GIT_HTTP_LFS 1\nSetEnv GIT_HTTP_LFS_ADMINS carol",
         )
     });
     let url = server.url.clone();
-    harness::check(
-        Command::new("htpasswd")
-            .arg("-b")
-            .arg(server.run_dir.join("htpasswd"))
-            .args(["bob", "bobpw"]),
-    );
+    for (user, pw) in [("bob", "bobpw"), ("carol", "carolpw")] {
+        harness::check(
+            Command::new("htpasswd")
+                .arg("-b")
+                .arg(server.run_dir.join("htpasswd"))
+                .args([user, pw]),
+        );
+    }
 
     // alice: clone, add an LFS object, push (git-lfs gets a 401 and asks).
     let a = s.path().join("alice");
@@ -317,10 +406,21 @@ fn apache_cgi_auth_public_read_and_locks() {
         before
     );
 
-    // bob cannot remove alice's lock without --force; with it he can.
+    // bob cannot remove alice's lock, not even with --force (he is no admin);
+    // carol, named in GIT_HTTP_LFS_ADMINS, can.
     let out = git_fails(&s, &b, &["lfs", "unlock", "a.bin"], &[]);
     assert!(out.contains("force") || out.contains("owned"), "{out}");
-    git_ok(&s, &b, &["lfs", "unlock", "--force", "a.bin"], &[]);
+    let out = git_fails(&s, &b, &["lfs", "unlock", "--force", "a.bin"], &[]);
+    assert!(out.contains("GIT_HTTP_LFS_ADMINS"), "{out}");
+    let c = s.path().join("carol");
+    git_ok(
+        &s,
+        s.path(),
+        &["clone", "-q", &url, c.to_str().unwrap()],
+        &[("GIT_LFS_SKIP_SMUDGE", "1")],
+    );
+    use_credentials(&s, &c, &url, "carol", "carolpw");
+    git_ok(&s, &c, &["lfs", "unlock", "--force", "a.bin"], &[]);
     git_ok(&s, &b, &["push", "-q", "origin", "main"], &[]);
     assert_ne!(
         harness::check(harness::git_in(&server.repo).args(["rev-parse", "main"])),
@@ -869,7 +969,20 @@ fn protocol_locks() {
     let unlock = format!("info/lfs/locks/{id}/unlock");
     cgi.json("POST", &unlock, Some("bob"), json!({}))
         .assert_lfs_error(403);
-    let r = cgi.json("POST", &unlock, Some("bob"), json!({ "force": true }));
+    // Forcing needs an administrator: GIT_HTTP_LFS_ADMINS (or `+` in an ACL).
+    cgi.json("POST", &unlock, Some("bob"), json!({ "force": true }))
+        .assert_lfs_error(403);
+    let force = json!({ "force": true }).to_string();
+    let admins = [("GIT_HTTP_LFS_ADMINS", "carol, bob")];
+    let r = cgi.request(
+        "POST",
+        &unlock,
+        Some("bob"),
+        Some(MEDIA),
+        force.as_bytes(),
+        None,
+        &admins,
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["lock"]["id"], id.as_str());
     cgi.json("POST", &unlock, Some("bob"), json!({}))
@@ -903,7 +1016,7 @@ fn protocol_locks() {
 fn protocol_acl_and_builtin_auth() {
     let cgi = Cgi::new();
     let htpasswd = cgi.root.join("htpasswd");
-    for (user, pw) in [("reader", "rpw"), ("writer", "wpw")] {
+    for (user, pw) in [("reader", "rpw"), ("writer", "wpw"), ("admin", "apw")] {
         let mut cmd = Command::new("htpasswd");
         cmd.arg("-bB");
         if !htpasswd.exists() {
@@ -913,7 +1026,11 @@ fn protocol_acl_and_builtin_auth() {
         assert!(out.status.success(), "htpasswd: {out:?}");
     }
     let acl = cgi.root.join("acl.conf");
-    std::fs::write(&acl, "repo r\n    R  = reader\n    RW = writer\n").unwrap();
+    std::fs::write(
+        &acl,
+        "repo r\n    R  = reader\n    RW = writer\n    RW+ = admin\n",
+    )
+    .unwrap();
     let basic = |user: &str, pw: &str| {
         use base64::Engine;
         format!(
@@ -921,7 +1038,11 @@ fn protocol_acl_and_builtin_auth() {
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
         )
     };
-    let (reader, writer) = (basic("reader", "rpw"), basic("writer", "wpw"));
+    let (reader, writer, admin) = (
+        basic("reader", "rpw"),
+        basic("writer", "wpw"),
+        basic("admin", "apw"),
+    );
     let settings = |auth: Option<&str>| {
         let mut v = vec![
             ("GIT_HTTP_AUTH_FILE", htpasswd.to_str().unwrap().to_string()),
@@ -995,6 +1116,36 @@ fn protocol_acl_and_builtin_auth() {
     );
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["lock"]["owner"]["name"], "writer");
+    let writers_lock = r.json()["lock"]["id"].as_str().unwrap().to_string();
     let r = run("GET", &put, Some(&reader), None, b"");
     assert_eq!(r.body, data);
+    // Removing another's lock with force needs `+` on the repository: the
+    // admin (RW+) may, the writer (RW) may not.
+    let r = run(
+        "POST",
+        "info/lfs/locks",
+        Some(&admin),
+        Some(MEDIA),
+        json!({ "path": "b.bin" }).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 201);
+    let admins_lock = r.json()["lock"]["id"].as_str().unwrap().to_string();
+    let force = json!({ "force": true }).to_string();
+    let unlock = |id: &str| format!("info/lfs/locks/{id}/unlock");
+    run(
+        "POST",
+        &unlock(&admins_lock),
+        Some(&writer),
+        Some(MEDIA),
+        force.as_bytes(),
+    )
+    .assert_lfs_error(403);
+    let r = run(
+        "POST",
+        &unlock(&writers_lock),
+        Some(&admin),
+        Some(MEDIA),
+        force.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
 }

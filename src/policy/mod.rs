@@ -46,6 +46,11 @@ pub enum Access {
     /// Git LFS: the batch API's `upload`, object PUTs, `verify`, creating,
     /// verifying and removing locks (a write).
     LfsUpload,
+    /// Git LFS: removing another user's lock (`git lfs unlock --force`), an
+    /// administrator's act: a write, and then either `+` on the repository in
+    /// the ACL (gitolite's `RW+` on any ref) or the user named in
+    /// `GIT_HTTP_LFS_ADMINS`.
+    LfsForceUnlock,
 }
 
 /// Who a request is and what judges it.
@@ -280,6 +285,11 @@ pub fn authorize(ctx: &Context, access: Access) -> Result<()> {
             subject.gate_read(&ctx.repo.display)?;
             lfs_upload(ctx)
         }
+        Access::LfsForceUnlock => {
+            subject.gate_read(&ctx.repo.display)?;
+            lfs_upload(ctx)?;
+            lfs_admin(ctx)
+        }
         _ => subject.gate_read(&ctx.repo.display),
     }
 }
@@ -326,6 +336,33 @@ fn lfs_upload(ctx: &Context) -> Result<()> {
         format!("Basic realm=\"{realm}\""),
         why,
     ))
+}
+
+/// The names in `GIT_HTTP_LFS_ADMINS` (separated by commas or white space).
+fn lfs_admins(env: &Env) -> Vec<String> {
+    env.get_lossy("GIT_HTTP_LFS_ADMINS")
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// May this (authenticated, writing) user remove another user's lock? Yes if
+/// named in `GIT_HTTP_LFS_ADMINS`, or if an ACL grants `+` on the repository.
+fn lfs_admin(ctx: &Context) -> Result<()> {
+    let subject = &ctx.subject;
+    if !subject.anonymous && lfs_admins(&ctx.env).contains(&subject.user) {
+        return Ok(());
+    }
+    if subject.acl.is_some() && !subject.anonymous && subject.denied(Perm::Force).is_none() {
+        return Ok(());
+    }
+    Err(HttpError::forbidden(format!(
+        "Git LFS: {} may not remove another user's lock (needs RW+ in the ACL or a name in \
+         GIT_HTTP_LFS_ADMINS)",
+        subject.user
+    )))
 }
 
 /// Judges a push's ref updates before receive-pack sees them. Without an ACL

@@ -279,7 +279,8 @@ impl Drop for Mutex {
 }
 
 /// `POST info/lfs/locks/<id>/unlock`: removes the lock if it is ours, or with
-/// `force`; 403 for another user's lock, 404 for no lock.
+/// `force` by an administrator ([`Access::LfsForceUnlock`]); 403 for another
+/// user's lock, 404 for no lock.
 pub fn unlock(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>) -> Result<i32> {
     let req: UnlockRequest = read_json(ctx, body)?;
     policy::authorize(ctx, Access::LfsUpload)?;
@@ -303,15 +304,18 @@ pub fn unlock(ctx: &Context, resp: &mut Response<'_>, body: Box<dyn Read + Send>
         return Err(super::error(404, "Not Found", format!("no lock {id}")));
     };
     let me = user(&ctx.env);
-    if lock.owner.name != me && !req.force {
-        return Err(super::error(
-            403,
-            "Forbidden",
-            format!(
-                "lock {id} on '{}' is owned by {}; use --force to remove it",
-                lock.path, lock.owner.name
-            ),
-        ));
+    if lock.owner.name != me {
+        if !req.force {
+            return Err(super::error(
+                403,
+                "Forbidden",
+                format!(
+                    "lock {id} on '{}' is owned by {}; use --force to remove it",
+                    lock.path, lock.owner.name
+                ),
+            ));
+        }
+        policy::authorize(ctx, Access::LfsForceUnlock)?;
     }
     match fs::remove_file(&file) {
         Ok(()) => {}
