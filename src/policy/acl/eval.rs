@@ -10,7 +10,9 @@
 //!    the permission allows; other rules are passed over. No rule: denied.
 
 use super::parse::{Parsed, Refex};
-use super::syntax::{Matcher, is_refname, is_reponame, is_username};
+use super::syntax::{
+    Matcher, fold_repo_case, is_refname, is_reponame, is_username, same_repo_name,
+};
 use super::{Decision, Perm, UpdateKind};
 
 /// The permission letter gitolite checks (`aa`): `R`, `W`, `+`, `C` or `D`.
@@ -45,11 +47,20 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn new(parsed: &'a Parsed, repo: &str, user: &str) -> Scope<'a> {
-        let mut repo_groups: Vec<&str> = parsed
-            .groups_of
-            .get(repo)
-            .map(|g| g.iter().map(String::as_str).collect())
-            .unwrap_or_default();
+        let mut repo_groups: Vec<&str> = if fold_repo_case() {
+            parsed
+                .groups_of
+                .iter()
+                .filter(|(member, _)| same_repo_name(member, repo))
+                .flat_map(|(_, g)| g.iter().map(String::as_str))
+                .collect()
+        } else {
+            parsed
+                .groups_of
+                .get(repo)
+                .map(|g| g.iter().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
         for (matcher, groups) in &parsed.pattern_groups {
             if matcher.matches(repo, true) {
                 repo_groups.extend(groups.iter().map(String::as_str));
@@ -60,7 +71,7 @@ impl<'a> Scope<'a> {
             .iter()
             .map(|k| {
                 k.name == "@all"
-                    || k.name == repo
+                    || same_repo_name(&k.name, repo)
                     || k.matcher.as_ref().is_some_and(|m| m.matches(repo, true))
                     || repo_groups.contains(&k.name.as_str())
             })

@@ -2,7 +2,30 @@
 //! and its regex conventions (a name or refex is spliced into `^...$` / `^...` as
 //! text, exactly as gitolite's Perl does, so `a|b` keeps Perl's precedence).
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
+
+#[cfg(test)]
+thread_local! {
+    /// Tests on Linux turn Windows' case folding on for their own thread.
+    pub static FOLD_FOR_TEST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True where repository names are compared without regard to case: on Windows,
+/// whose file systems treat `App.git` and `app.git` as one directory, so an ACL
+/// rule for `repo App` must govern `app.git` (and a deny rule cannot be dodged
+/// by another spelling). Elsewhere names compare exactly, as gitolite does.
+pub fn fold_repo_case() -> bool {
+    #[cfg(test)]
+    if FOLD_FOR_TEST.with(std::cell::Cell::get) {
+        return true;
+    }
+    cfg!(windows)
+}
+
+/// Repository names equal under [`fold_repo_case`].
+pub fn same_repo_name(a: &str, b: &str) -> bool {
+    a == b || (fold_repo_case() && a.to_lowercase() == b.to_lowercase())
+}
 
 /// gitolite's `cleanup_conf_line`: drop a `#` comment (not inside a simple
 /// double-quoted string), put spaces around the first `=`, squeeze whitespace.
@@ -89,8 +112,9 @@ pub enum Matcher {
     /// Everything (the refex `refs/.*` that a rule without refex gets).
     Refs,
     /// No regex character but `.`: compared char by char, `.` matching any
-    /// character but a newline (cheap, and the common case).
-    Simple(Vec<char>),
+    /// character but a newline (cheap, and the common case); without regard to
+    /// case when the flag is set (a repository pattern on Windows).
+    Simple(Vec<char>, bool),
     /// A real regular expression.
     Regex(Regex),
 }
@@ -101,31 +125,40 @@ fn is_simple(text: &str) -> bool {
 }
 
 impl Matcher {
-    /// Compiles gitolite's `^TEXT$` (`whole`) or `^TEXT` as text splices.
+    /// Compiles gitolite's `^TEXT$` (`whole`: a repository name pattern, which
+    /// ignores case where [`fold_repo_case`] says so) or `^TEXT` (a refex) as
+    /// text splices.
     pub fn new(text: &str, whole: bool) -> Result<Matcher, regex::Error> {
         if !whole && text == "refs/.*" {
             return Ok(Matcher::Refs);
         }
+        let fold = whole && fold_repo_case();
         if is_simple(text) {
-            return Ok(Matcher::Simple(text.chars().collect()));
+            return Ok(Matcher::Simple(text.chars().collect(), fold));
         }
         let pattern = if whole {
             format!("^{text}$")
         } else {
             format!("^{text}")
         };
-        Regex::new(&pattern).map(Matcher::Regex)
+        RegexBuilder::new(&pattern)
+            .case_insensitive(fold)
+            .build()
+            .map(Matcher::Regex)
     }
 
     /// Matches `s` as the matcher was built (whole or prefix).
     pub fn matches(&self, s: &str, whole: bool) -> bool {
         match self {
             Matcher::Refs => s.starts_with("refs/"),
-            Matcher::Simple(pattern) => {
+            Matcher::Simple(pattern, fold) => {
                 let mut chars = s.chars();
                 for p in pattern {
                     match chars.next() {
-                        Some(c) if c == *p || (*p == '.' && c != '\n') => {}
+                        Some(c)
+                            if c == *p
+                                || (*p == '.' && c != '\n')
+                                || (*fold && c.to_lowercase().eq(p.to_lowercase())) => {}
                         _ => return false,
                     }
                 }

@@ -372,3 +372,60 @@ fn load_cached_reloads_on_change_and_caches_errors() {
         }
     });
 }
+
+/// The verdicts of `text` for repository names in other cases, with case folding
+/// as on Windows (`fold`) or exact as gitolite (`!fold`).
+fn case_verdicts(fold: bool) -> Vec<bool> {
+    crate::policy::acl::syntax::FOLD_FOR_TEST.with(|f| f.set(fold));
+    let a = acl(concat!(
+        "@secret = Vault\n",
+        "repo Team/[a-z]+\n",
+        "  RW = bob\n",
+        "repo @secret\n",
+        "  option deny-rules = 1\n",
+        "  - = eve\n",
+        "repo Private\n",
+        "  option deny-rules = 1\n",
+        "  - = eve\n",
+        "repo @all\n",
+        "  R = @all\n",
+    ));
+    let verdicts = vec![
+        // a group member in another case: eve's deny applies when folding
+        a.decide("vault", "eve", Perm::Read, None).allowed,
+        // a plain name in another case
+        a.decide("PRIVATE", "eve", Perm::Read, None).allowed,
+        // a regex pattern in another case
+        a.decide("team/app", "bob", Perm::Write, None).allowed,
+        a.decide("TEAM/APP", "bob", Perm::Write, None).allowed,
+        // exact spellings decide alike either way
+        a.decide("Vault", "eve", Perm::Read, None).allowed,
+        a.decide("Team/app", "bob", Perm::Write, None).allowed,
+    ];
+    crate::policy::acl::syntax::FOLD_FOR_TEST.with(|f| f.set(false));
+    verdicts
+}
+
+#[test]
+fn repo_names_fold_case_on_windows_only() {
+    // Windows: another spelling is the same directory, so the same rules apply
+    // (eve's deny rules included); the refex `[a-z]+` itself folds as well.
+    assert_eq!(
+        case_verdicts(true),
+        vec![false, false, true, true, false, true]
+    );
+    // gitolite (and this binary elsewhere): names are exact.
+    let exact = vec![true, true, false, false, false, true];
+    if !cfg!(windows) {
+        assert_eq!(case_verdicts(false), exact);
+    }
+}
+
+/// The Windows build folds without being told (run under wine).
+#[cfg(windows)]
+#[test]
+fn windows_build_folds_repo_names() {
+    let a = acl("repo Private\n  R = alice\n");
+    assert!(a.decide("private", "alice", Perm::Read, None).allowed);
+    assert!(!a.decide("private", "bob", Perm::Read, None).allowed);
+}
