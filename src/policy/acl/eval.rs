@@ -11,7 +11,7 @@
 
 use super::parse::{Parsed, Refex};
 use super::syntax::{
-    Matcher, fold_repo_case, is_refname, is_reponame, is_username, same_repo_name,
+    Matcher, fold_repo_case, is_refname, is_reponame, is_username, same_repo_name, same_user_name,
 };
 use super::{Decision, Perm, UpdateKind};
 
@@ -76,11 +76,20 @@ impl<'a> Scope<'a> {
                     || repo_groups.contains(&k.name.as_str())
             })
             .collect();
-        let user_groups = parsed.groups_of.get(user);
+        let user_groups: Vec<&String> = if fold_repo_case() {
+            parsed
+                .groups_of
+                .iter()
+                .filter(|(member, _)| same_user_name(member, user))
+                .flat_map(|(_, g)| g.iter())
+                .collect()
+        } else {
+            parsed.groups_of.get(user).into_iter().flatten().collect()
+        };
         let users = parsed
             .users
             .iter()
-            .map(|u| u == "@all" || u == user || user_groups.is_some_and(|g| g.contains(u)))
+            .map(|u| u == "@all" || same_user_name(u, user) || user_groups.contains(&u))
             .collect();
         Scope {
             parsed,

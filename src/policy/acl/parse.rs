@@ -7,7 +7,7 @@
 //! concern access (`config`, `desc`, most `option`s) are ignored and reported in one
 //! warning.
 
-use super::syntax::{Matcher, cleanup_line, is_reponame, is_repopatt, is_username};
+use super::syntax::{Matcher, cleanup_line, is_domain_user, is_reponame, is_repopatt, is_username};
 use super::{AclError, RuleSite};
 use regex::Regex;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -524,7 +524,10 @@ impl Builder {
             members.extend(self.expand(item)?);
         }
         for member in &members {
-            if !is_reponame(member) && !self.pattern_members.contains_key(member) {
+            if !is_reponame(member)
+                && !is_domain_user(member)
+                && !self.pattern_members.contains_key(member)
+            {
                 Matcher::new(member, true)
                     .map_err(|e| format!("bad pattern `{member}`: {}", first_line(&e)))?;
                 let order = self.pattern_members.len();

@@ -94,9 +94,28 @@ pub fn is_repopatt(s: &str) -> bool {
     )
 }
 
-/// `$USERNAME_PATT`: a user or group name.
+/// `$USERNAME_PATT`: a user or group name; or a Windows domain account,
+/// `DOMAIN\\user` (see [`is_domain_user`]).
 pub fn is_username(s: &str) -> bool {
-    shaped(s, alnum, |c| alnum(c) || "-._@+".contains(c))
+    shaped(s, alnum, |c| alnum(c) || "-._@+".contains(c)) || is_domain_user(s)
+}
+
+/// `DOMAIN\\user` as IIS gives a Windows account (`REMOTE_USER`, `LOGON_USER`):
+/// a NetBIOS domain (letters, digits, `-._`) and a gitolite user name, one
+/// backslash between. gitolite has no such names; this binary accepts them in
+/// rules, groups and questions so that an IIS site can name its accounts.
+pub fn is_domain_user(s: &str) -> bool {
+    let Some((domain, user)) = s.split_once('\\') else {
+        return false;
+    };
+    shaped(domain, alnum, |c| alnum(c) || "-._".contains(c))
+        && shaped(user, alnum, |c| alnum(c) || "-._@+".contains(c))
+}
+
+/// User names equal: exactly, or on Windows (whose accounts ignore case, and
+/// where IIS passes a Basic user name as typed) without regard to case.
+pub fn same_user_name(a: &str, b: &str) -> bool {
+    a == b || (fold_repo_case() && a.to_lowercase() == b.to_lowercase())
 }
 
 /// `$REF_OR_FILENAME_PATT` without the optional `@`: what `gitolite access`
@@ -198,7 +217,12 @@ mod tests {
         assert!(is_repopatt("[a-z]+"));
         assert!(!is_repopatt("a b"));
         assert!(is_username("alice@example.com"));
-        assert!(!is_username("DOMAIN\\bob"));
+        assert!(is_username("DOMAIN\\bob"));
+        assert!(is_username("contoso.local\\a.b"));
+        assert!(!is_username("DOMAIN\\"));
+        assert!(!is_username("\\bob"));
+        assert!(!is_username("A\\B\\c"));
+        assert!(!is_username("DOM AIN\\bob"));
         assert!(!is_username(""));
         assert!(is_refname("refs/heads/main"));
         assert!(!is_refname("refs/heads/a#b"));

@@ -272,7 +272,8 @@ fn invalid_questions_are_denied() {
         ("app", "@all", None),
         ("app", "a b", None),
         ("app", "", None),
-        ("app", "DOMAIN\\bob", None),
+        ("app", "DOMAIN\\", None),
+        ("app", "A\\B\\c", None),
         ("a/../b", "alice", None),
         ("app.git", "alice", None),
         ("app/", "alice", None),
@@ -428,4 +429,33 @@ fn windows_build_folds_repo_names() {
     let a = acl("repo Private\n  R = alice\n");
     assert!(a.decide("private", "alice", Perm::Read, None).allowed);
     assert!(!a.decide("private", "bob", Perm::Read, None).allowed);
+}
+
+/// IIS names Windows accounts `DOMAIN\user`: usable in rules and groups.
+#[test]
+fn domain_user_names() {
+    let a = acl(concat!(
+        "@devs = CONTOSO\\bob CONTOSO\\carol\n",
+        "repo app\n",
+        "  RW+ = CONTOSO\\alice\n",
+        "  RW  = @devs\n",
+        "  R   = @all\n",
+    ));
+    let w = |u: &str, p| a.decide("app", u, p, Some("main")).allowed;
+    assert!(w("CONTOSO\\alice", Perm::Force));
+    assert!(w("CONTOSO\\bob", Perm::Write) && !w("CONTOSO\\bob", Perm::Force));
+    assert!(w("CONTOSO\\carol", Perm::Write));
+    assert!(!w("FABRIKAM\\alice", Perm::Write) && w("FABRIKAM\\alice", Perm::Read));
+    assert!(!w("alice", Perm::Write));
+    // Windows accounts ignore case (IIS passes a Basic user name as typed).
+    crate::policy::acl::syntax::FOLD_FOR_TEST.with(|f| f.set(true));
+    let folded = (
+        w("contoso\\ALICE", Perm::Force),
+        w("Contoso\\Bob", Perm::Write),
+    );
+    crate::policy::acl::syntax::FOLD_FOR_TEST.with(|f| f.set(false));
+    assert_eq!(folded, (true, true));
+    if !cfg!(windows) {
+        assert!(!w("contoso\\ALICE", Perm::Force));
+    }
 }
