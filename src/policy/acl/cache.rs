@@ -1,6 +1,6 @@
 //! One parsed ACL per path for the life of a process, re-read when the file, any
-//! file it includes, or a directory an include glob looks in changes (size or
-//! modification time). A broken file is cached too (as its error), so a daemon
+//! file it includes, or a directory an include glob looks in changes (size,
+//! modification time or inode). A broken file is cached too (as its error), so a daemon
 //! neither re-parses it per request nor logs it more than once per change.
 
 use super::parse::parse_tracked;
@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-/// What a file looked like when it was read (`None`: it did not exist).
-type Stamp = Option<(SystemTime, u64)>;
+/// What a file looked like when it was read (`None`: it did not exist):
+/// modification time, size and inode (a file renamed into place with the same
+/// size and a preserved time, as `cp -p` or `rsync -t` leave it, is still seen).
+type Stamp = Option<(SystemTime, u64, u64)>;
 
 struct Entry {
     watched: Vec<(PathBuf, Stamp)>,
@@ -20,7 +22,11 @@ struct Entry {
 
 fn stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some((meta.modified().ok()?, meta.len(), ino))
 }
 
 fn cache() -> &'static Mutex<HashMap<PathBuf, Entry>> {

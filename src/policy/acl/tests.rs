@@ -362,6 +362,24 @@ fn load_cached_reloads_on_change_and_caches_errors() {
             .decide("b", "erin", Perm::Read, None)
             .allowed
     );
+    // A file renamed into place with the same size and the old time (`cp -p`,
+    // `rsync -t`) is seen too (another inode).
+    let before = load_cached(&main).unwrap();
+    let mtime = fs::metadata(&inc).unwrap().modified().unwrap();
+    let tmp = dir.path().join("more.new");
+    fs::write(&tmp, "repo b\n  R = fred\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    fs::rename(&tmp, &inc).unwrap();
+    let after = load_cached(&main).unwrap();
+    if cfg!(unix) {
+        assert!(!Arc::ptr_eq(&before, &after));
+        assert!(after.decide("b", "fred", Perm::Read, None).allowed);
+    }
     // Threads share it safely.
     std::thread::scope(|s| {
         for _ in 0..4 {
