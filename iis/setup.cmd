@@ -47,6 +47,11 @@ rem ---- 1. application pool and application ----
 "%APPCMD%" add apppool /name:"%POOL%" /managedRuntimeVersion:"" /processModel.identityType:ApplicationPoolIdentity || exit /b 1
 if not exist "%APPDIR%" mkdir "%APPDIR%"
 copy /y "%HERE%web.config" "%APPDIR%\web.config" >nul || exit /b 1
+rem web.config names the default binary as the handler's scriptProcessor, which
+rem must equal the FastCGI application's fullPath: put EXE there when it differs.
+if /i not "%EXE%"=="C:\git-http-backend-rs\git-http-backend-rs.exe" (
+  powershell -NoProfile -Command "$f='%APPDIR%\web.config'; (Get-Content -Raw $f).Replace('C:\git-http-backend-rs\git-http-backend-rs.exe', $env:EXE) | Set-Content -NoNewline $f" || exit /b 1
+)
 "%APPCMD%" add app /site.name:"%SITE%" /path:"%APP%" /physicalPath:"%APPDIR%" /applicationPool:"%POOL%" || exit /b 1
 
 rem ---- 2. the FastCGI application (server level) ----
@@ -62,18 +67,18 @@ rem arguments '' : the handler's scriptProcessor in web.config is then the bare 
 "%APPCMD%" set config -section:system.webServer/fastCgi /-"[fullPath='%EXE%',arguments='']" /commit:apphost >nul 2>&1
 "%APPCMD%" set config -section:system.webServer/fastCgi /+"[fullPath='%EXE%',arguments='',protocol='NamedPipe',maxInstances='8',instanceMaxRequests='10000',activityTimeout='3600',requestTimeout='3600',idleTimeout='600',stderrMode='IgnoreAndReturn200',signalBeforeTerminateSeconds='30']" /commit:apphost || exit /b 1
 
-call :env GIT_PROJECT_ROOT "%REPOS%"
-call :env GIT_HTTP_EXPORT_ALL 1
+call :env GIT_PROJECT_ROOT "%REPOS%" || exit /b 1
+call :env GIT_HTTP_EXPORT_ALL 1 || exit /b 1
 rem Git for Windows refuses repositories owned by another account ("dubious
 rem ownership") and the app pool identity owns none: trust the repository root.
-call :env GIT_CONFIG_COUNT 1
-call :env GIT_CONFIG_KEY_0 safe.directory
-call :env GIT_CONFIG_VALUE_0 "*"
+call :env GIT_CONFIG_COUNT 1 || exit /b 1
+call :env GIT_CONFIG_KEY_0 safe.directory || exit /b 1
+call :env GIT_CONFIG_VALUE_0 "*" || exit /b 1
 rem Where git.exe is, if it is not on the system PATH (Git for Windows):
-call :env GIT_EXEC_PATH "C:\Program Files\Git\mingw64\libexec\git-core"
+call :env GIT_EXEC_PATH "C:\Program Files\Git\mingw64\libexec\git-core" || exit /b 1
 rem Log lines (IIS gives the process no standard error). The pool identity needs
 rem write access to the folder.
-call :env GIT_HTTP_BACKEND_LOG_FILE "C:\git-http-backend-rs\logs\git-http-backend-rs.log"
+call :env GIT_HTTP_BACKEND_LOG_FILE "C:\git-http-backend-rs\logs\git-http-backend-rs.log" || exit /b 1
 rem Optional, see iis\README.md:
 rem call :env GIT_HTTP_ACL_FILE "C:\git-http-backend-rs\conf\acl.conf"
 rem call :env GIT_HTTP_AUTH_FILE "C:\git-http-backend-rs\conf\htpasswd"

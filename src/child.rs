@@ -87,12 +87,26 @@ fn resolve_in_path(program: std::ffi::OsString, env: &Env) -> std::ffi::OsString
     }
 }
 
-/// `git <args>` in `dir` with exactly the environment `env` (nothing inherited).
+/// Variables IIS gives this process that must not reach git: the pipe's name
+/// and the shutdown event's handle are ours alone.
+const NOT_FOR_GIT: &[&[u8]] = &[b"_FCGI_X_PIPE_", b"_FCGI_SHUTDOWN_EVENT_"];
+
+/// `git <args>` in `dir` with exactly the environment `env` (nothing inherited;
+/// IIS's own pipe variables left out). On Windows without a console window, as
+/// under IIS or a service every git would otherwise open one.
 pub fn git_command(env: &Env, dir: &Path, args: &[&std::ffi::OsStr]) -> Command {
     let mut cmd = Command::new(resolve_in_path(git_program(env), env));
     cmd.args(args).current_dir(dir).env_clear();
     for (k, v) in env.iter() {
+        if NOT_FOR_GIT.contains(&k) {
+            continue;
+        }
         cmd.env(crate::os::bytes_to_os(k), crate::os::bytes_to_os(v));
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        cmd.creation_flags(crate::os::CREATE_NO_WINDOW);
     }
     cmd
 }
@@ -152,15 +166,9 @@ impl GitChild {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        #[cfg(windows)]
-        {
-            // No console window per git under IIS or a service.
-            use std::os::windows::process::CommandExt;
-            cmd.creation_flags(crate::os::CREATE_NO_WINDOW);
-        }
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(crate::logging::child_stderr());
         let what = format!("git {}", args.join(" "));
         let child = cmd.spawn().map_err(|e| {
             if crate::resources::is_exhaustion(&e) {
@@ -232,5 +240,55 @@ fn forget_pid(pid: u32) {
 impl Drop for GitChild {
     fn drop(&mut self) {
         self.kill_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_program_order() {
+        let env = |pairs: &[(&str, &str)]| Env::from_pairs(pairs.iter().copied());
+        assert_eq!(git_program(&env(&[])), "git");
+        assert_eq!(
+            git_program(&env(&[("GIT_HTTP_BACKEND_GIT", "/opt/git/bin/git")])),
+            "/opt/git/bin/git"
+        );
+        // GIT_EXEC_PATH names a directory holding git.exe: used on Windows only
+        // (Git for Windows' libexec\git-core), ignored elsewhere as by the stock
+        // program's execvp of "git".
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("git.exe"), b"").unwrap();
+        let exec_path = dir.path().to_str().unwrap();
+        let found = git_program(&env(&[("GIT_EXEC_PATH", exec_path)]));
+        if cfg!(windows) {
+            assert_eq!(PathBuf::from(found), dir.path().join("git.exe"));
+        } else {
+            assert_eq!(found, "git");
+        }
+        // GIT_HTTP_BACKEND_GIT still wins.
+        assert_eq!(
+            git_program(&env(&[
+                ("GIT_EXEC_PATH", exec_path),
+                ("GIT_HTTP_BACKEND_GIT", "x")
+            ])),
+            "x"
+        );
+    }
+
+    #[test]
+    fn iis_pipe_variables_do_not_reach_git() {
+        let env = Env::from_pairs([
+            ("_FCGI_X_PIPE_", "\\\\.\\pipe\\IISFCGI-1"),
+            ("_FCGI_SHUTDOWN_EVENT_", "1234"),
+            ("GIT_PROTOCOL", "version=2"),
+        ]);
+        let cmd = git_command(&env, Path::new("."), &[]);
+        let names: Vec<String> = cmd
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["GIT_PROTOCOL".to_string()]);
     }
 }

@@ -733,6 +733,49 @@ fn real_path(path: &Path) -> Option<PathBuf> {
     Some(resolved)
 }
 
+/// The install prefix of the git binary at `git`: `<prefix>` of `<prefix>/bin/git`.
+/// With `git_for_windows`, also the layouts of Git for Windows, whose system
+/// config is `<install>\\etc\\gitconfig`: `<install>\\cmd\\git.exe`,
+/// `<install>\\bin\\git.exe`, `<install>\\mingw64\\bin\\git.exe` and
+/// `<install>\\mingw64\\libexec\\git-core\\git.exe` (what `GIT_EXEC_PATH` names).
+fn install_prefix(git: &Path, git_for_windows: bool) -> Option<PathBuf> {
+    let dirs: Vec<String> = git
+        .parent()?
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+        .collect();
+    let ends = |tail: &[&str]| {
+        dirs.len() > tail.len()
+            && dirs[dirs.len() - tail.len()..]
+                .iter()
+                .zip(tail)
+                .all(|(a, b)| a == b)
+    };
+    let up = |n: usize| {
+        let mut p = git.parent()?.to_path_buf();
+        for _ in 0..n {
+            p = p.parent()?.to_path_buf();
+        }
+        Some(p)
+    };
+    if git_for_windows {
+        for tail in [
+            &["mingw64", "libexec", "git-core"][..],
+            &["mingw32", "libexec", "git-core"],
+            &["clangarm64", "libexec", "git-core"],
+            &["mingw64", "bin"],
+            &["mingw32", "bin"],
+            &["clangarm64", "bin"],
+            &["cmd"],
+        ] {
+            if ends(tail) {
+                return up(tail.len());
+            }
+        }
+    }
+    if ends(&["bin"]) { up(1) } else { None }
+}
+
 /// `<prefix>/etc/gitconfig`, or `/etc/gitconfig` for prefix `/usr` (git's Makefile).
 fn system_config_for(prefix: &Path) -> PathBuf {
     if prefix == Path::new("/usr") || prefix == Path::new("/") {
@@ -750,10 +793,7 @@ type PrefixCache = HashMap<(Vec<u8>, Vec<u8>), PathBuf>;
 /// (program, PATH): it costs a few `stat`s.
 fn git_prefix(env: &Env) -> PathBuf {
     static CACHE: OnceLock<Mutex<PrefixCache>> = OnceLock::new();
-    let program = env
-        .get_nonempty("GIT_HTTP_BACKEND_GIT")
-        .unwrap_or(b"git")
-        .to_vec();
+    let program = crate::os::os_to_bytes(crate::child::git_program(env));
     let path_var = env.get("PATH").unwrap_or_default().to_vec();
     let key = (program, path_var);
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
@@ -761,10 +801,7 @@ fn git_prefix(env: &Env) -> PathBuf {
         return p;
     }
     let prefix = crate::child::find_in_path(&key.0, &key.1)
-        .and_then(|git| {
-            let bin = git.parent()?;
-            (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
-        })
+        .and_then(|git| install_prefix(&git, cfg!(windows)))
         .unwrap_or_else(|| PathBuf::from("/usr"));
     if let Ok(mut c) = cache.lock() {
         if c.len() > 64 {
@@ -796,6 +833,38 @@ mod tests {
     //! the stock `git-http-backend`) run with the same environment.
     use super::*;
     use std::process::Command;
+
+    /// Install prefixes: git's own layout everywhere, Git for Windows' only with
+    /// the flag (paths written with `/` so the test runs on Linux and under wine).
+    #[test]
+    fn install_prefixes() {
+        let p = |s: &str, win: bool| install_prefix(Path::new(s), win);
+        assert_eq!(p("/usr/bin/git", false), Some(PathBuf::from("/usr")));
+        assert_eq!(
+            p("/opt/git/bin/git", false),
+            Some(PathBuf::from("/opt/git"))
+        );
+        assert_eq!(p("/usr/libexec/git-core/git", false), None);
+        assert_eq!(p("/git", false), None);
+        let gfw = "/c/Program Files/Git";
+        for exe in [
+            "cmd/git.exe",
+            "bin/git.exe",
+            "mingw64/bin/git.exe",
+            "MinGW64/libexec/git-core/git.exe",
+        ] {
+            assert_eq!(
+                p(&format!("{gfw}/{exe}"), true),
+                Some(PathBuf::from(gfw)),
+                "{exe}"
+            );
+        }
+        assert_eq!(p(&format!("{gfw}/cmd/git.exe"), false), None);
+        assert_eq!(
+            system_config_for(Path::new(gfw)),
+            Path::new(gfw).join("etc/gitconfig")
+        );
+    }
 
     const HTTP_BOOLS: [&str; 4] = [
         "http.getanyfile",

@@ -3,9 +3,10 @@
 //! `APPL_MD_PATH` set), so other servers' requests stay byte-compatible with the
 //! stock git-http-backend.
 //!
-//! - The user: `REMOTE_USER`, else `LOGON_USER`, else `AUTH_USER` (IIS sets all
-//!   three, empty for anonymous requests; Windows authentication and Basic set
-//!   them to `DOMAIN\user`, kept as is so ACL rules can name it).
+//! - The user: `REMOTE_USER`, else (when `AUTH_TYPE` says the request was
+//!   authenticated) `LOGON_USER`, else `AUTH_USER` (IIS sets all three, empty for
+//!   anonymous requests; Windows authentication and Basic set them to
+//!   `DOMAIN\user`, kept as is so ACL rules can name it).
 //! - `PATH_INFO` without `allowPathInfo`: IIS passes the whole URL path (equal to
 //!   `SCRIPT_NAME`), including the application's virtual directory; that prefix
 //!   (from `APPL_MD_PATH`, `/LM/W3SVC/1/ROOT/git` -> `/git`) is removed.
@@ -18,6 +19,7 @@
 //!     ("SCRIPT_NAME", "/git/r.git/info/refs"),
 //!     ("PATH_INFO", "/git/r.git/info/refs"),
 //!     ("REMOTE_USER", ""),
+//!     ("AUTH_TYPE", "Negotiate"),
 //!     ("LOGON_USER", "CONTOSO\\alice"),
 //! ]);
 //! git_http_backend_rs::iis::adapt(&mut env);
@@ -49,7 +51,9 @@ pub fn adapt(env: &mut Env) {
     if !is_iis(env) {
         return;
     }
-    if env.get_nonempty("REMOTE_USER").is_none() {
+    // The fallbacks count only for an authenticated request (`AUTH_TYPE` set:
+    // `Negotiate`, `NTLM`, `Basic`): an anonymous one must never become a user.
+    if env.get_nonempty("REMOTE_USER").is_none() && env.get_nonempty("AUTH_TYPE").is_some() {
         let user = ["LOGON_USER", "AUTH_USER"]
             .iter()
             .find_map(|v| env.get_nonempty(v))
@@ -98,10 +102,14 @@ mod tests {
         assert_eq!(e.get("REMOTE_USER"), Some(&b"CONTOSO\\bob"[..]));
         let e = iis(&[
             ("REMOTE_USER", ""),
+            ("AUTH_TYPE", "Basic"),
             ("LOGON_USER", ""),
             ("AUTH_USER", "alice"),
         ]);
         assert_eq!(e.get("REMOTE_USER"), Some(&b"alice"[..]));
+        // Without AUTH_TYPE (anonymous) a stray LOGON_USER is no user.
+        let e = iis(&[("REMOTE_USER", ""), ("LOGON_USER", "IUSR")]);
+        assert_eq!(e.get_nonempty("REMOTE_USER"), None);
         // Anonymous: all empty, stays anonymous (empty).
         let e = iis(&[("REMOTE_USER", ""), ("LOGON_USER", ""), ("AUTH_USER", "")]);
         assert_eq!(e.get_nonempty("REMOTE_USER"), None);

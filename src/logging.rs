@@ -23,13 +23,31 @@
 //!
 //! `GIT_HTTP_BACKEND_LOG_FILE`, if set, appends the lines to that file instead: for
 //! IIS, where standard error is an invalid handle (lines written there are
-//! dropped) and FCGI_STDERR would turn replies into 500s.
+//! dropped) and FCGI_STDERR would turn replies into 500s. git children then write
+//! their standard error there too ([`child_stderr`]).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// 0: CGI (or not decided yet), 1: daemon with timestamps, 2: daemon under journald.
 static STYLE: AtomicU8 = AtomicU8::new(0);
+
+/// Where a git child's standard error goes: the `GIT_HTTP_BACKEND_LOG_FILE` when
+/// one is set (under IIS our own standard error is an invalid handle, and git's
+/// messages, "dubious ownership" say, would be lost), else our standard error,
+/// which the web server keeps, as with the stock program.
+pub fn child_stderr() -> std::process::Stdio {
+    std::env::var_os("GIT_HTTP_BACKEND_LOG_FILE")
+        .filter(|p| !p.is_empty())
+        .and_then(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+        })
+        .map_or_else(std::process::Stdio::inherit, std::process::Stdio::from)
+}
 
 /// Installs the logger once; later calls do nothing.
 pub fn init() {

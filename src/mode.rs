@@ -188,7 +188,10 @@ pub fn iis_listen() -> Option<Listen> {
             Some(rest) => rest.strip_prefix('=').and_then(|v| parse_seconds(v).ok()),
             None => None,
         })
-        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+        // IIS keeps its pipe connection between requests and ends idle
+        // processes itself (the application's `idleTimeout`): closing an idle
+        // connection here would only fail IIS's next request on it.
+        .unwrap_or(0);
     log::debug!("mode: FastCGI on the named pipe on standard input (IIS)");
     Some(Listen {
         source: Source::StdinPipe,

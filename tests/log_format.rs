@@ -325,3 +325,42 @@ fn serve_shutdown_cut_off_is_not_a_client_going_away() {
         "{text}"
     );
 }
+
+/// With `GIT_HTTP_BACKEND_LOG_FILE` (IIS: standard error is an invalid handle),
+/// git's own standard error goes to that file too, next to our lines; without
+/// it, to our standard error (the web server's log), as with the stock program.
+#[test]
+fn git_stderr_follows_the_log_file() {
+    let root = make_root("log-git-stderr");
+    let log = root.0.join("backend.log");
+    // A want of an object the repository does not have: upload-pack says so on
+    // its standard error ("not our ref").
+    let body = b"0032want 1111111111111111111111111111111111111111\n00000009done\n";
+    let run = |log_file: Option<&Path>| {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("REQUEST_METHOD", "POST")
+            .env("GIT_PROJECT_ROOT", &root.0)
+            .env("PATH_INFO", "/r.git/git-upload-pack")
+            .env("CONTENT_TYPE", "application/x-git-upload-pack-request")
+            .env("CONTENT_LENGTH", body.len().to_string())
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(f) = log_file {
+            cmd.env("GIT_HTTP_BACKEND_LOG_FILE", f);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(None);
+    assert!(err.contains("not our ref"), "{err}");
+    let err = run(Some(&log));
+    assert!(!err.contains("not our ref"), "stderr: {err}");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("not our ref"), "log file: {text}");
+}
