@@ -295,7 +295,9 @@ impl Emulator {
             .env("GIT_PROJECT_ROOT", winpath(root))
             .env("GIT_HTTP_EXPORT_ALL", "1")
             .env("GIT_RELAY_ADDR", &relay.addr)
-            .env("GIT_HTTP_BACKEND_GIT", winpath(&b.git_dir.join("git.exe")))
+            // As setup.cmd does: the directory of git.exe (Git for Windows'
+            // libexec\git-core), not GIT_HTTP_BACKEND_GIT.
+            .env("GIT_EXEC_PATH", winpath(&b.git_dir))
             .env("GIT_HTTP_BACKEND_LOG", "debug")
             .env("GIT_HTTP_BACKEND_LOG_FILE", winpath(&log))
             .stdin(Stdio::piped())
@@ -783,7 +785,9 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 0;
-        location / {{
+        # IIS's default convention (no allowPathInfo): PATH_INFO is the whole
+        # URL path, as SCRIPT_NAME, and APPL_MD_PATH names the application /git.
+        location /git/ {{
             fastcgi_pass 127.0.0.1:{fcgi_port};
             fastcgi_read_timeout 120s;
             fastcgi_param REQUEST_METHOD    $request_method;
@@ -791,7 +795,9 @@ http {{
             fastcgi_param CONTENT_TYPE      $content_type;
             fastcgi_param CONTENT_LENGTH    $content_length;
             fastcgi_param PATH_INFO         $uri;
-            fastcgi_param SCRIPT_NAME       \"\";
+            fastcgi_param SCRIPT_NAME       $uri;
+            fastcgi_param APPL_MD_PATH      /LM/W3SVC/1/ROOT/git;
+            fastcgi_param AUTH_TYPE         \"\";
             fastcgi_param SERVER_PROTOCOL   $server_protocol;
             fastcgi_param GATEWAY_INTERFACE CGI/1.1;
             fastcgi_param SERVER_SOFTWARE   Microsoft-IIS/10.0;
@@ -860,6 +866,10 @@ fn git_client(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Real git through nginx -> the emulated IIS pipe -> our exe -> real git, with
+/// IIS's default variables (whole URL path in PATH_INFO and SCRIPT_NAME,
+/// APPL_MD_PATH; see src/iis.rs), git.exe found through GIT_EXEC_PATH, and a
+/// 4 MiB blob pushed and fetched through the pipe.
 #[test]
 fn git_clone_fetch_push_through_nginx_and_the_iis_pipe() {
     let session = WineSession::new();
@@ -867,7 +877,7 @@ fn git_clone_fetch_push_through_nginx_and_the_iis_pipe() {
     let relay = Relay::start(&root.0);
     let emu = Emulator::start(&session, &root.0, &relay, "nginx");
     let nginx = Nginx::start(&root.0.join("nginx"), emu.port);
-    let url = format!("http://127.0.0.1:{}/r.git", nginx.port);
+    let url = format!("http://127.0.0.1:{}/git/r.git", nginx.port);
     let started = Instant::now();
 
     // Clone (protocol v2 and v0).
@@ -879,9 +889,19 @@ fn git_clone_fetch_push_through_nginx_and_the_iis_pipe() {
         &["-c", "protocol.version=0", "clone", "-q", &url, "c0"],
     );
 
-    // Push a new commit from c1.
+    // Push a new commit from c1, with 4 MiB that do not compress: far more than
+    // the pipe's buffer, so overlapped reads and writes really wait.
     std::fs::write(c1.join("h"), "through nginx and the IIS pipe\n").unwrap();
-    git_client(&c1, &["add", "h"]);
+    let mut big = Vec::with_capacity(4 << 20);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while big.len() < 4 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(c1.join("big.bin"), &big).unwrap();
+    git_client(&c1, &["add", "h", "big.bin"]);
     git_client(
         &c1,
         &[
@@ -911,6 +931,8 @@ fn git_clone_fetch_push_through_nginx_and_the_iis_pipe() {
         git_client(&c0, &["rev-parse", "origin/main"]).trim(),
         pushed.trim()
     );
+    git_client(&c0, &["merge", "-q", "--ff-only", "origin/main"]);
+    assert_eq!(std::fs::read(c0.join("big.bin")).unwrap(), big);
     let elapsed = started.elapsed();
     drop(nginx);
     assert_eq!(emu.shutdown(), "exit 0");
@@ -1033,7 +1055,9 @@ fn cgi_mode_under_wine_matches_stock() {
             .env("WINEDEBUG", "-all")
             .env("GIT_PROJECT_ROOT", winpath(&root.0))
             .env("GIT_RELAY_ADDR", &relay.addr)
-            .env("GIT_HTTP_BACKEND_GIT", winpath(&b.git_dir.join("git.exe")));
+            // As setup.cmd does: the directory of git.exe (Git for Windows'
+            // libexec\git-core), not GIT_HTTP_BACKEND_GIT.
+            .env("GIT_EXEC_PATH", winpath(&b.git_dir));
         let ours = parse_cgi(&run(w, body));
         let mut l = Command::new(BIN);
         base(&mut l, method, path, query, ctype, body.len());
