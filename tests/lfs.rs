@@ -248,6 +248,11 @@ fn serve_private_repo_401_then_success_and_reader_refused() {
     git_ok(&s, &w, &["push", "-q", &url, "main"], &[]);
     let a_oid = sha256_file(&w.join("a.bin"));
     assert!(lfs_object(&repo, &a_oid).exists(), "{}", server.log());
+    assert!(
+        server.log().contains("(asking for credentials)"),
+        "no 401 before the push succeeded:\n{}",
+        server.log()
+    );
 
     // Anonymous: refused (401, and no way to answer it).
     let out = git_fails(
@@ -1028,7 +1033,7 @@ fn protocol_acl_and_builtin_auth() {
     let acl = cgi.root.join("acl.conf");
     std::fs::write(
         &acl,
-        "repo r\n    R  = reader\n    RW = writer\n    RW+ = admin\n",
+        "repo r\n    R  = reader\n    RW+ wip/ = writer\n    RW = writer\n    RW+ = admin\n",
     )
     .unwrap();
     let basic = |user: &str, pw: &str| {
@@ -1119,8 +1124,8 @@ fn protocol_acl_and_builtin_auth() {
     let writers_lock = r.json()["lock"]["id"].as_str().unwrap().to_string();
     let r = run("GET", &put, Some(&reader), None, b"");
     assert_eq!(r.body, data);
-    // Removing another's lock with force needs `+` on the repository: the
-    // admin (RW+) may, the writer (RW) may not.
+    // Removing another's lock with force needs `+` on every ref: the admin
+    // (RW+) may, the writer (RW, and RW+ only on wip/) may not.
     let r = run(
         "POST",
         "info/lfs/locks",

@@ -369,13 +369,22 @@ fn cgi_early_401_reads_the_unread_body() {
         .expect("htpasswd (apache2-utils) must be installed");
     assert!(st.success());
     let body = vec![b'0'; 200 * 1024];
-    let run = |content_length: Option<usize>, close: bool| {
+    let oid = format!("/r.git/info/lfs/objects/{}", "ab".repeat(32));
+    // For the PUT: an ACL that makes the repository private, so the 401 comes
+    // from the policy, before the Git LFS handler (which drains on its own).
+    let acl = root.join("acl.conf");
+    std::fs::write(&acl, "repo r\n    RW = alice\n").unwrap();
+    let run_as = |method: &str, path: &str, content_length: Option<usize>, close: bool| {
         let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("REQUEST_METHOD", "POST")
+        cmd.env_clear();
+        if method == "PUT" {
+            cmd.env("GIT_HTTP_ACL_FILE", &acl);
+        }
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("REQUEST_METHOD", method)
             .env("GIT_PROJECT_ROOT", &root)
-            .env("PATH_INFO", "/r.git/git-upload-archive")
+            .env("PATH_INFO", path)
+            .env("GIT_HTTP_LFS", "1")
             .env("CONTENT_TYPE", "application/x-git-upload-archive-request")
             .env("GIT_HTTP_EXPORT_ALL", "")
             .env("GIT_HTTP_AUTH_FILE", &pw)
@@ -399,6 +408,9 @@ fn cgi_early_401_reads_the_unread_body() {
         let out = child.wait_with_output().unwrap();
         (written.map(|_| ()), out, started.elapsed())
     };
+    let run = |content_length: Option<usize>, close: bool| {
+        run_as("POST", "/r.git/git-upload-archive", content_length, close)
+    };
     for len in [Some(body.len()), None] {
         let (written, out, _) = run(len, true);
         let text = String::from_utf8_lossy(&out.stdout);
@@ -408,6 +420,11 @@ fn cgi_early_401_reads_the_unread_body() {
             "{len:?}: the body could not be written whole: {written:?}"
         );
     }
+    // The same for an anonymous Git LFS upload (PUT) where a user is needed.
+    let (written, out, _) = run_as("PUT", &oid, Some(body.len()), true);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Status: 401"), "PUT: {text}");
+    assert!(written.is_ok(), "PUT: {written:?}");
     let (_, out, took) = run(None, false);
     let _ = std::fs::remove_dir_all(&root);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Status: 401"));

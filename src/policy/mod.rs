@@ -47,8 +47,8 @@ pub enum Access {
     /// verifying and removing locks (a write).
     LfsUpload,
     /// Git LFS: removing another user's lock (`git lfs unlock --force`), an
-    /// administrator's act: a write, and then either `+` on the repository in
-    /// the ACL (gitolite's `RW+` on any ref) or the user named in
+    /// administrator's act: a write, and then either `+` on every ref of the
+    /// repository in the ACL (`RW+` without a refex) or the user named in
     /// `GIT_HTTP_LFS_ADMINS`.
     LfsForceUnlock,
 }
@@ -126,9 +126,14 @@ impl Subject {
     /// The first name under which the ACL refuses `perm` (with the decision), or
     /// `None` if every name allows it (or there is no ACL).
     fn denied(&self, perm: Perm) -> Option<(String, acl::Decision)> {
+        self.denied_on(perm, None)
+    }
+
+    /// As [`Subject::denied`], for one ref (deny rules then always count).
+    fn denied_on(&self, perm: Perm, refname: Option<&str>) -> Option<(String, acl::Decision)> {
         let acl = self.acl.as_ref()?;
         self.repo_names.iter().find_map(|name| {
-            let d = acl.decide(name, &self.user, perm, None);
+            let d = acl.decide(name, &self.user, perm, refname);
             (!d.allowed).then(|| (name.clone(), d))
         })
     }
@@ -348,21 +353,32 @@ fn lfs_admins(env: &Env) -> Vec<String> {
         .collect()
 }
 
+/// The ref an ACL is asked about for [`lfs_admin`]: no branch or tag, so only a
+/// rule for every ref (`RW+ = alice`, no refex, or `refs/.*`) reaches it, and a
+/// deny rule for every ref (`- = eve`) counts.
+const LFS_ADMIN_REF: &str = "refs/git-http-backend-rs/lfs-admin";
+
 /// May this (authenticated, writing) user remove another user's lock? Yes if
-/// named in `GIT_HTTP_LFS_ADMINS`, or if an ACL grants `+` on the repository.
+/// named in `GIT_HTTP_LFS_ADMINS`, or if an ACL grants `+` on every ref of the
+/// repository (not merely on some: `RW+ wip/ = @all` makes nobody an admin).
 fn lfs_admin(ctx: &Context) -> Result<()> {
     let subject = &ctx.subject;
     if !subject.anonymous && lfs_admins(&ctx.env).contains(&subject.user) {
         return Ok(());
     }
-    if subject.acl.is_some() && !subject.anonymous && subject.denied(Perm::Force).is_none() {
+    if subject.acl.is_some()
+        && !subject.anonymous
+        && subject
+            .denied_on(Perm::Force, Some(LFS_ADMIN_REF))
+            .is_none()
+    {
         return Ok(());
     }
-    Err(HttpError::forbidden(format!(
-        "Git LFS: {} may not remove another user's lock (needs RW+ in the ACL or a name in \
-         GIT_HTTP_LFS_ADMINS)",
+    Err(subject.refuse(HttpError::forbidden(format!(
+        "Git LFS: {} may not remove another user's lock (needs RW+ on every ref in the ACL \
+         or a name in GIT_HTTP_LFS_ADMINS)",
         subject.user
-    )))
+    ))))
 }
 
 /// Judges a push's ref updates before receive-pack sees them. Without an ACL

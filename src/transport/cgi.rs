@@ -1,9 +1,10 @@
 //! CGI: the request is the process environment and stdin, the reply goes to stdout.
 //!
 //! One thing here is transport work rather than protocol: a reply sent before the
-//! body was read (a 401 challenge, a 403, a 404 for a POST) leaves the rest of the
-//! body unread. Apache's mod_cgid then fails writing it to the script ("AH02651:
-//! Error writing request body to script") and may close the connection before the
+//! body was read (a 401 challenge, a 403, a 404 for a POST, or for the PUT of a
+//! Git LFS object) leaves the rest of the body unread. Apache's mod_cgid then
+//! fails writing it to the script ("AH02651: Error writing request body to
+//! script") and may close the connection before the
 //! reply's last chunk, so curl reports "transfer closed with outstanding read data
 //! remaining" instead of the 401 it should answer with credentials. After such a
 //! reply the rest of a small body is read and dropped ([`drain_rest`]), bounded in
@@ -45,10 +46,11 @@ pub fn run() -> i32 {
     outcome.exit_code
 }
 
-/// How much body a request brings: `None` for no body (not a POST, or a
-/// `CONTENT_LENGTH` git would refuse), `Some(None)` for "up to EOF".
+/// How much body a request brings: `None` for no body (not a POST or PUT (Git
+/// LFS uploads), or a `CONTENT_LENGTH` git would refuse), `Some(None)` for "up
+/// to EOF".
 fn unread_after(env: &Env) -> Option<Option<u64>> {
-    if env.get("REQUEST_METHOD") != Some(b"POST") {
+    if !matches!(env.get("REQUEST_METHOD"), Some(b"POST") | Some(b"PUT")) {
         return None;
     }
     body::content_length(env).ok()

@@ -1,6 +1,6 @@
 //! One parsed ACL per path for the life of a process, re-read when the file, any
 //! file it includes, or a directory an include glob looks in changes (size,
-//! modification time or inode). A broken file is cached too (as its error), so a daemon
+//! modification time, inode or status-change time). A broken file is cached too (as its error), so a daemon
 //! neither re-parses it per request nor logs it more than once per change.
 
 use super::parse::parse_tracked;
@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 /// What a file looked like when it was read (`None`: it did not exist):
-/// modification time, size and inode (a file renamed into place with the same
-/// size and a preserved time, as `cp -p` or `rsync -t` leave it, is still seen).
-type Stamp = Option<(SystemTime, u64, u64)>;
+/// modification time, size, inode and status-change time (a file renamed into
+/// place, or rewritten in place, with the same size and a preserved time, as
+/// `cp -p`, `rsync -t` or `touch -r` leave it, is still seen).
+type Stamp = Option<(SystemTime, u64, u64, i64, i64)>;
 
 struct Entry {
     watched: Vec<(PathBuf, Stamp)>,
@@ -23,10 +24,13 @@ struct Entry {
 fn stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    let (ino, ctime, ctime_ns) = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.ino(), meta.ctime(), meta.ctime_nsec())
+    };
     #[cfg(not(unix))]
-    let ino = 0;
-    Some((meta.modified().ok()?, meta.len(), ino))
+    let (ino, ctime, ctime_ns) = (0, 0, 0);
+    Some((meta.modified().ok()?, meta.len(), ino, ctime, ctime_ns))
 }
 
 fn cache() -> &'static Mutex<HashMap<PathBuf, Entry>> {

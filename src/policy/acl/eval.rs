@@ -227,6 +227,15 @@ fn refex_matches(refex: &Refex, user: &str, refname: &str) -> bool {
     match refex {
         Refex::Fixed(m) => m.matches(refname, false),
         Refex::PerUser(text) => {
+            // Spliced in as text, as gitolite does for its own names; a domain
+            // account's backslash would start a regex escape (`CORP\dave`:
+            // `\d`), so such a name goes in escaped (and, git refusing `\` in
+            // ref names, then matches nothing: fails closed).
+            let user = if user.contains('\\') {
+                regex::escape(user)
+            } else {
+                user.to_string()
+            };
             let text = text.replacen("/USER/", &format!("/{user}/"), 1);
             Matcher::new(&text, false).is_ok_and(|m| m.matches(refname, false))
         }

@@ -524,12 +524,16 @@ impl Builder {
             members.extend(self.expand(item)?);
         }
         for member in &members {
-            if !is_reponame(member)
-                && !is_domain_user(member)
-                && !self.pattern_members.contains_key(member)
-            {
-                Matcher::new(member, true)
-                    .map_err(|e| format!("bad pattern `{member}`: {}", first_line(&e)))?;
+            if !is_reponame(member) && !self.pattern_members.contains_key(member) {
+                match Matcher::new(member, true) {
+                    Ok(_) => {}
+                    // `CONTOSO\user`: a Windows account (`\u` is no regex), a
+                    // plain member; one that compiles (`rel\d+`, or `CORP\alice`,
+                    // harmless as a repository pattern) stays a pattern, as in
+                    // gitolite.
+                    Err(_) if is_domain_user(member) => continue,
+                    Err(e) => return Err(format!("bad pattern `{member}`: {}", first_line(&e))),
+                }
                 let order = self.pattern_members.len();
                 self.pattern_members.insert(member.clone(), order);
             }

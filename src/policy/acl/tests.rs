@@ -465,6 +465,39 @@ fn domain_user_names() {
     assert!(w("CONTOSO\\carol", Perm::Write));
     assert!(!w("FABRIKAM\\alice", Perm::Write) && w("FABRIKAM\\alice", Perm::Read));
     assert!(!w("alice", Perm::Write));
+    // `DOMAIN\user` with a regex escape in it (`\u` is none, `\d` is one).
+    let a = acl("@g = CONTOSO\\user CORP\\dave\nrepo app\n  RW = @g\n");
+    assert!(
+        a.decide("app", "CONTOSO\\user", Perm::Write, Some("main"))
+            .allowed
+    );
+    assert!(
+        a.decide("app", "CORP\\dave", Perm::Write, Some("main"))
+            .allowed
+    );
+    // A repository pattern with a backslash stays a pattern (as in gitolite):
+    // the deny rule on @frozen applies to rel1.
+    let a = acl(concat!(
+        "@frozen = rel\\d+\n",
+        "repo @frozen\n",
+        "  - = alice\n",
+        "  R = alice\n",
+        "repo @all\n",
+        "  RW+ = alice\n",
+    ));
+    let d = a.decide("rel1", "alice", Perm::Write, Some("refs/heads/main"));
+    assert!(!d.allowed, "{d}");
+    // A per-user refex never treats a domain account's backslash as regex.
+    let a = acl("repo r\n  RW+ personal/USER/ = @all\n");
+    let u = "CORP\\dave";
+    assert!(
+        !a.decide("r", u, Perm::Force, Some("refs/heads/personal/CORP7ave/x"))
+            .allowed
+    );
+    assert!(
+        a.decide("r", "dave", Perm::Force, Some("refs/heads/personal/dave/x"))
+            .allowed
+    );
     // Windows accounts ignore case (IIS passes a Basic user name as typed).
     crate::policy::acl::syntax::FOLD_FOR_TEST.with(|f| f.set(true));
     let folded = (
