@@ -23,6 +23,7 @@ pub mod mode;
 pub mod os;
 pub mod pktline;
 pub mod policy;
+pub mod pool;
 pub mod repo;
 pub mod repo_format;
 pub mod request;

@@ -59,7 +59,10 @@ pub struct Limits {
 
 /// The default global limit: 4 per CPU, at least 8, at most 64.
 pub fn default_global() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Asked once: `available_parallelism` reads cgroup and /proc files, too
+    // much for every request of a daemon.
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     (cpus * 4).clamp(8, 64)
 }
 

@@ -70,11 +70,29 @@ impl Oid {
         if hex.len() != kind.len() * 2 {
             return None;
         }
+        /// Hex digit values; 0xff for a byte that is no hex digit.
+        const VALUE: [u8; 256] = {
+            let mut t = [0xffu8; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
+            }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                t[b'A' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
+        };
         let mut out = Vec::with_capacity(kind.len());
-        for pair in hex.chunks(2) {
-            let h = (pair[0] as char).to_digit(16)?;
-            let l = (pair[1] as char).to_digit(16)?;
-            out.push((h << 4 | l) as u8);
+        for pair in hex.chunks_exact(2) {
+            let (h, l) = (VALUE[pair[0] as usize], VALUE[pair[1] as usize]);
+            if (h | l) == 0xff {
+                return None;
+            }
+            out.push(h << 4 | l);
         }
         Some(Oid(out))
     }
@@ -427,9 +445,27 @@ fn entry_header(pack: &[u8], offset: u64, kind: HashKind) -> Result<EntryHeader,
 
 /// Inflates at most `limit` bytes (and at most `size`) of a zlib stream.
 fn inflate_prefix(data: &[u8], size: usize, limit: usize) -> Result<Vec<u8>, Unsupported> {
+    thread_local! {
+        /// One inflate state per thread, reset for each object: a new one costs
+        /// a ~40 KiB allocation (and its page faults), and an advertisement reads
+        /// the header of every ref's object to find the tags.
+        static Z: std::cell::RefCell<Decompress> = std::cell::RefCell::new(Decompress::new(true));
+    }
+    Z.with(|z| {
+        let mut z = z.borrow_mut();
+        z.reset(true);
+        inflate_with(&mut z, data, size, limit)
+    })
+}
+
+fn inflate_with(
+    z: &mut Decompress,
+    data: &[u8],
+    size: usize,
+    limit: usize,
+) -> Result<Vec<u8>, Unsupported> {
     let want = size.min(limit);
     let mut out = Vec::with_capacity(want.min(1 << 20));
-    let mut z = Decompress::new(true);
     let mut buf = [0u8; 8192];
     loop {
         let in_before = z.total_in() as usize;
@@ -481,6 +517,13 @@ mod tests {
         let o = Oid::from_hex(b"00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa", HashKind::Sha1).unwrap();
         assert_eq!(o.to_hex(), "00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa");
         assert!(Oid::from_hex(b"zz", HashKind::Sha1).is_none());
+        let upper = Oid::from_hex(b"00FF10AA00FF10AA00FF10AA00FF10AA00FF10AA", HashKind::Sha1);
+        assert_eq!(upper, Some(o.clone()));
+        for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0xff, 0] {
+            let mut hex = *b"00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa";
+            hex[17] = bad;
+            assert!(Oid::from_hex(&hex, HashKind::Sha1).is_none(), "{bad}");
+        }
         assert!(!o.is_null());
         assert!(Oid(vec![0; 32]).is_null());
     }

@@ -20,12 +20,12 @@
 
 use super::record::{self, BeginRequest, Decoded, RecordType};
 use crate::handler;
+use crate::pool;
 use crate::request::{CgiSink, Env, Request};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How many STDIN records may wait for the handler (each at most 64 KiB).
@@ -210,7 +210,7 @@ struct Running {
     /// The web server's input for this request is over (its empty STDIN record or
     /// the connection's end): closing now cannot cut the web server off mid-send.
     input_done: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: pool::Handle,
 }
 
 /// A finished request's thread still waiting to close the connection (without
@@ -218,7 +218,7 @@ struct Running {
 struct Lingering {
     id: u16,
     input_done: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: pool::Handle,
 }
 
 enum Phase {
@@ -361,7 +361,7 @@ impl<W: Write + Send + 'static> Conn<W> {
         let done = matches!(&self.phase, Phase::Running(r) if r.finished.load(Ordering::SeqCst));
         if done && let Phase::Running(r) = std::mem::replace(&mut self.phase, Phase::Idle) {
             if r.thread.is_finished() {
-                let _ = r.thread.join();
+                r.thread.join();
             } else {
                 // It lingers before closing the connection; the next records
                 // (the rest of its STDIN) must still be read meanwhile.
@@ -378,7 +378,7 @@ impl<W: Write + Send + 'static> Conn<W> {
             .is_some_and(|l| l.thread.is_finished())
             && let Some(l) = self.lingering.take()
         {
-            let _ = l.thread.join();
+            l.thread.join();
         }
     }
 
@@ -622,9 +622,7 @@ impl<W: Write + Send + 'static> Conn<W> {
             close: self.close.clone(),
             label: self.cfg.label.clone(),
         };
-        let spawned = std::thread::Builder::new()
-            .name(format!("fcgi-req-{id}"))
-            .spawn(move || job.run(env, body));
+        let spawned = pool::spawn(move || job.run(env, body));
         match spawned {
             Ok(thread) => {
                 self.phase = Phase::Running(Running {
@@ -714,11 +712,11 @@ impl<W: Write + Send + 'static> Conn<W> {
                 self.shared.broken.store(true, Ordering::SeqCst);
             }
             drop(r.tx);
-            let _ = r.thread.join();
+            r.thread.join();
         }
         if let Some(l) = self.lingering.take() {
             l.input_done.store(true, Ordering::SeqCst);
-            let _ = l.thread.join();
+            l.thread.join();
         }
         self.cfg.busy.store(false, Ordering::SeqCst);
     }

@@ -414,23 +414,22 @@ async fn handle_request(
     tokio::spawn(bridge::pump_body(incoming, body_tx, shared.body_limits));
     let (head_tx, head_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = mpsc::channel(bridge::REPLY_QUEUE);
-    // A plain thread per request, not tokio's bounded blocking pool: a request
-    // waiting for a slow client's body must not hold up any other request.
+    // A thread per request (from crate::pool, which keeps them for the next
+    // requests), not tokio's bounded blocking pool: a request waiting for a slow
+    // client's body must not hold up any other request.
     let (done_tx, done_rx) = oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("serve-request".into())
-        .spawn(move || {
-            let mut sink = HyperSink::new(head_tx, reply_tx, is_head);
-            let request = Request {
-                env,
-                body: Box::new(BodyReader::new(body_rx)),
-            };
-            let outcome = handler::handle(request, &mut sink);
-            if let Err(e) = sink.finish() {
-                log::debug!("serve: end of reply not delivered: {e}");
-            }
-            let _ = done_tx.send(outcome);
-        });
+    let spawned = crate::pool::spawn(move || {
+        let mut sink = HyperSink::new(head_tx, reply_tx, is_head);
+        let request = Request {
+            env,
+            body: Box::new(BodyReader::new(body_rx)),
+        };
+        let outcome = handler::handle(request, &mut sink);
+        if let Err(e) = sink.finish() {
+            log::debug!("serve: end of reply not delivered: {e}");
+        }
+        let _ = done_tx.send(outcome);
+    });
     if let Err(e) = spawned {
         log::error!("serve: cannot start a thread for a request: {e}; answering 503");
         let mut resp = plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
