@@ -29,6 +29,37 @@ pub fn set_env_vars(vars: &[(&str, OsString)]) {
     }
 }
 
+/// One version of a file, as the daemons' caches of the ACL and htpasswd files
+/// tell versions apart: modification time, size, and on Unix the inode and the
+/// status-change time, so that a file renamed into place or rewritten in place
+/// with the same size and a preserved time (`cp -p`, `rsync -t`, `touch -r`) is
+/// still seen as new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    modified: std::time::SystemTime,
+    len: u64,
+    ino: u64,
+    ctime: (i64, i64),
+}
+
+/// The [`FileStamp`] of `path` (following links); `None` if it cannot be read.
+pub fn file_stamp(path: &std::path::Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let (ino, ctime) = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.ino(), (meta.ctime(), meta.ctime_nsec()))
+    };
+    #[cfg(not(unix))]
+    let (ino, ctime) = (0, (0, 0));
+    Some(FileStamp {
+        modified: meta.modified().ok()?,
+        len: meta.len(),
+        ino,
+        ctime,
+    })
+}
+
 /// The process environment as byte pairs.
 pub fn env_bytes() -> Vec<(Vec<u8>, Vec<u8>)> {
     std::env::vars_os()

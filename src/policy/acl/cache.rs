@@ -8,13 +8,9 @@ use super::{Acl, AclError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
 
-/// What a file looked like when it was read (`None`: it did not exist):
-/// modification time, size, inode and status-change time (a file renamed into
-/// place, or rewritten in place, with the same size and a preserved time, as
-/// `cp -p`, `rsync -t` or `touch -r` leave it, is still seen).
-type Stamp = Option<(SystemTime, u64, u64, i64, i64)>;
+/// What a file looked like when it was read (`None`: it did not exist).
+type Stamp = Option<crate::os::FileStamp>;
 
 struct Entry {
     watched: Vec<(PathBuf, Stamp)>,
@@ -22,15 +18,7 @@ struct Entry {
 }
 
 fn stamp(path: &Path) -> Stamp {
-    let meta = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let (ino, ctime, ctime_ns) = {
-        use std::os::unix::fs::MetadataExt;
-        (meta.ino(), meta.ctime(), meta.ctime_nsec())
-    };
-    #[cfg(not(unix))]
-    let (ino, ctime, ctime_ns) = (0, 0, 0);
-    Some((meta.modified().ok()?, meta.len(), ino, ctime, ctime_ns))
+    crate::os::file_stamp(path)
 }
 
 fn cache() -> &'static Mutex<HashMap<PathBuf, Entry>> {

@@ -249,20 +249,11 @@ pub fn unauthorized(realm: &str, message: impl Into<String>) -> HttpError {
     HttpError::unauthorized(challenge(realm), message)
 }
 
-/// Identifies a version of a file: size, modification time, inode and
-/// status-change time (an in-place rewrite with a preserved time is seen too).
-type Stamp = Option<(u64, std::time::SystemTime, u64, i64, i64)>;
+/// Identifies a version of a file (see [`crate::os::FileStamp`]).
+type Stamp = Option<crate::os::FileStamp>;
 
 fn stamp(path: &Path) -> Stamp {
-    let meta = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let (ino, ctime, ctime_ns) = {
-        use std::os::unix::fs::MetadataExt;
-        (meta.ino(), meta.ctime(), meta.ctime_nsec())
-    };
-    #[cfg(not(unix))]
-    let (ino, ctime, ctime_ns) = (0, 0, 0);
-    Some((meta.len(), meta.modified().ok()?, ino, ctime, ctime_ns))
+    crate::os::file_stamp(path)
 }
 
 /// One version of a file as read, with the checks that passed against it.
