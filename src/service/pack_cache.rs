@@ -9,8 +9,9 @@
 //!   state the pack can depend on (every ref, `packed-refs`, the list of packs,
 //!   `shallow`);
 //! - serves a finished `DIR/<key>.pack` whole (a hit);
-//! - else, if nobody is writing `DIR/<key>.part`, creates it (exclusively, with an
-//!   exclusive lock held while writing), runs `git pack-objects`, and tees its output
+//! - else, if nobody is writing `DIR/<key>.part`, creates it (made and locked under
+//!   a name of its own, then hard-linked into place, so it never appears unlocked;
+//!   the lock is held while writing), runs `git pack-objects`, and tees its output
 //!   to the client and the file; on success the file is renamed to `<key>.pack`
 //!   (atomic), on failure it is removed;
 //! - else follows the growing `.part` file, streaming what is there and waiting for
@@ -180,7 +181,7 @@ pub fn hook_main(args: &[String]) -> i32 {
         if let Some(code) = serve_finished(&settings, &pack) {
             return code;
         }
-        match OpenOptions::new().write(true).create_new(true).open(&part) {
+        match claim_part(&part) {
             Ok(file) => {
                 return write_through(&env, &settings, &git_args, &input, file, &part, &pack);
             }
@@ -201,6 +202,22 @@ pub fn hook_main(args: &[String]) -> i32 {
         }
     }
     passthrough(&env, &git_args, &input, io::empty())
+}
+
+/// Becomes the writer of `part`: the file appears under that name already locked
+/// (made and locked under a name of its own, then hard-linked into place, which
+/// fails with `AlreadyExists` if another writer was first). Created unlocked, a
+/// follower could find it empty and unlocked between `open` and `lock`, take the
+/// writer for dead and remove it, and the first writer would later rename a second
+/// writer's unfinished part into place: a truncated pack for the clients.
+fn claim_part(part: &Path) -> io::Result<File> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = part.with_extension(format!("{}-{n}.newpart", std::process::id()));
+    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let claimed = file.lock().and_then(|()| std::fs::hard_link(&tmp, part));
+    let _ = std::fs::remove_file(&tmp);
+    claimed.map(|()| file)
 }
 
 /// A finished, fresh pack: stream it whole and mark it used. None: there is none.
@@ -628,6 +645,12 @@ pub fn evict(settings: &Settings, keep: Option<&Path>) -> u64 {
             let used = meta.accessed().unwrap_or(modified);
             packs.push((used, meta.len(), path));
             total += meta.len();
+        } else if name.ends_with(".newpart") {
+            // Left by a writer that died between making and linking its part.
+            if age > Duration::from_secs(60) {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
         } else if name.ends_with(".part") {
             // A part nobody writes any more (its writer died) and old: remove it.
             if age > settings.max_age.max(Duration::from_secs(60))
@@ -705,6 +728,24 @@ mod tests {
         assert!(matches!(r, Follow::Retry));
         assert!(out.is_empty());
         assert!(!part.exists());
+    }
+
+    /// The writer's part appears already locked, and only one writer gets it.
+    #[cfg(unix)]
+    #[test]
+    fn a_part_is_claimed_locked_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("k.part");
+        let first = claim_part(&part).unwrap();
+        assert!(File::open(&part).unwrap().try_lock_shared().is_err());
+        let second = claim_part(&part).unwrap_err();
+        assert_eq!(second.kind(), io::ErrorKind::AlreadyExists);
+        drop(first);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["k.part"]);
     }
 
     #[test]
