@@ -10,9 +10,7 @@
 //!    the permission allows; other rules are passed over. No rule: denied.
 
 use super::parse::{Parsed, Refex};
-use super::syntax::{
-    Matcher, fold_repo_case, is_refname, is_reponame, is_username, same_repo_name, same_user_name,
-};
+use super::syntax::{Matcher, fold_repo_case, is_refname, is_reponame, is_username, same_name};
 use super::{Decision, Perm, UpdateKind};
 
 /// The permission letter gitolite checks (`aa`): `R`, `W`, `+`, `C` or `D`.
@@ -47,20 +45,7 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn new(parsed: &'a Parsed, repo: &str, user: &str) -> Scope<'a> {
-        let mut repo_groups: Vec<&str> = if fold_repo_case() {
-            parsed
-                .groups_of
-                .iter()
-                .filter(|(member, _)| same_repo_name(member, repo))
-                .flat_map(|(_, g)| g.iter().map(String::as_str))
-                .collect()
-        } else {
-            parsed
-                .groups_of
-                .get(repo)
-                .map(|g| g.iter().map(String::as_str).collect())
-                .unwrap_or_default()
-        };
+        let mut repo_groups = groups_listing(parsed, repo);
         for (matcher, groups) in &parsed.pattern_groups {
             if matcher.matches(repo, true) {
                 repo_groups.extend(groups.iter().map(String::as_str));
@@ -71,25 +56,16 @@ impl<'a> Scope<'a> {
             .iter()
             .map(|k| {
                 k.name == "@all"
-                    || same_repo_name(&k.name, repo)
+                    || same_name(&k.name, repo)
                     || k.matcher.as_ref().is_some_and(|m| m.matches(repo, true))
                     || repo_groups.contains(&k.name.as_str())
             })
             .collect();
-        let user_groups: Vec<&String> = if fold_repo_case() {
-            parsed
-                .groups_of
-                .iter()
-                .filter(|(member, _)| same_user_name(member, user))
-                .flat_map(|(_, g)| g.iter())
-                .collect()
-        } else {
-            parsed.groups_of.get(user).into_iter().flatten().collect()
-        };
+        let user_groups = groups_listing(parsed, user);
         let users = parsed
             .users
             .iter()
-            .map(|u| u == "@all" || same_user_name(u, user) || user_groups.contains(&u))
+            .map(|u| u == "@all" || same_name(u, user) || user_groups.contains(&u.as_str()))
             .collect();
         Scope {
             parsed,
@@ -107,6 +83,25 @@ impl<'a> Scope<'a> {
             .rev()
             .find(|o| o.name == name && self.keys[o.repo])
             .is_some_and(|o| !o.value.is_empty() && o.value != "0")
+    }
+}
+
+/// The groups that list `name` literally (gitolite's inside-out `%groups`); on
+/// Windows under any spelling of it ([`same_name`]).
+fn groups_listing<'a>(parsed: &'a Parsed, name: &str) -> Vec<&'a str> {
+    if fold_repo_case() {
+        parsed
+            .groups_of
+            .iter()
+            .filter(|(member, _)| same_name(member, name))
+            .flat_map(|(_, g)| g.iter().map(String::as_str))
+            .collect()
+    } else {
+        parsed
+            .groups_of
+            .get(name)
+            .map(|g| g.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 }
 

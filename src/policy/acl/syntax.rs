@@ -22,9 +22,16 @@ pub fn fold_repo_case() -> bool {
     cfg!(windows)
 }
 
-/// Repository names equal under [`fold_repo_case`].
-pub fn same_repo_name(a: &str, b: &str) -> bool {
-    a == b || (fold_repo_case() && a.to_lowercase() == b.to_lowercase())
+/// Names (of repositories, users, groups' members) equal under
+/// [`fold_repo_case`]: exactly, or on Windows without regard to case (Windows
+/// accounts ignore case too, and IIS passes a Basic user name as typed).
+/// Compares without allocating: it runs for every rule of every decision.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b
+        || (fold_repo_case()
+            && a.chars()
+                .flat_map(char::to_lowercase)
+                .eq(b.chars().flat_map(char::to_lowercase)))
 }
 
 /// gitolite's `cleanup_conf_line`: drop a `#` comment (not inside a simple
@@ -110,12 +117,6 @@ pub fn is_domain_user(s: &str) -> bool {
     };
     shaped(domain, alnum, |c| alnum(c) || "-._".contains(c))
         && shaped(user, alnum, |c| alnum(c) || "-._@+".contains(c))
-}
-
-/// User names equal: exactly, or on Windows (whose accounts ignore case, and
-/// where IIS passes a Basic user name as typed) without regard to case.
-pub fn same_user_name(a: &str, b: &str) -> bool {
-    a == b || (fold_repo_case() && a.to_lowercase() == b.to_lowercase())
 }
 
 /// `$REF_OR_FILENAME_PATT` without the optional `@`: what `gitolite access`
