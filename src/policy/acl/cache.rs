@@ -17,10 +17,6 @@ struct Entry {
     result: Result<Arc<Acl>, AclError>,
 }
 
-fn stamp(path: &Path) -> Stamp {
-    crate::os::file_stamp(path)
-}
-
 fn cache() -> &'static Mutex<HashMap<PathBuf, Entry>> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Entry>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
@@ -35,7 +31,10 @@ pub fn load_cached(path: &Path) -> Result<Arc<Acl>, AclError> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(entry) = map.get(path)
-        && entry.watched.iter().all(|(p, s)| stamp(p) == *s)
+        && entry
+            .watched
+            .iter()
+            .all(|(p, s)| crate::os::file_stamp(p) == *s)
     {
         return entry.result.clone();
     }
@@ -45,18 +44,18 @@ pub fn load_cached(path: &Path) -> Result<Arc<Acl>, AclError> {
         .map(|e| {
             e.watched
                 .iter()
-                .map(|(p, _)| (p.clone(), stamp(p)))
+                .map(|(p, _)| (p.clone(), crate::os::file_stamp(p)))
                 .collect()
         })
         .unwrap_or_default();
-    let main_stamp = stamp(path);
+    let main_stamp = crate::os::file_stamp(path);
     let (result, files, dirs) = parse_tracked(path);
     let mut watched: Vec<(PathBuf, Stamp)> = vec![(path.to_path_buf(), main_stamp)];
     for p in files.into_iter().skip(1).chain(dirs) {
         let s = before
             .iter()
             .find(|(q, _)| *q == p)
-            .map_or_else(|| stamp(&p), |(_, s)| *s);
+            .map_or_else(|| crate::os::file_stamp(&p), |(_, s)| *s);
         watched.push((p, s));
     }
     let result = result.map(|parsed| Arc::new(Acl { data: parsed }));

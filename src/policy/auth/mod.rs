@@ -252,10 +252,6 @@ pub fn unauthorized(realm: &str, message: impl Into<String>) -> HttpError {
 /// Identifies a version of a file (see [`crate::os::FileStamp`]).
 type Stamp = Option<crate::os::FileStamp>;
 
-fn stamp(path: &Path) -> Stamp {
-    crate::os::file_stamp(path)
-}
-
 /// One version of a file as read, with the checks that passed against it.
 struct Loaded {
     file: std::result::Result<Htpasswd, String>,
@@ -275,7 +271,7 @@ fn files() -> &'static Mutex<HashMap<PathBuf, Entry>> {
 /// The current version of `path` (re-read when it changed; the change is logged).
 fn load(path: &Path) -> Arc<Loaded> {
     let mut map = files().lock().unwrap_or_else(|p| p.into_inner());
-    let now = stamp(path);
+    let now = crate::os::file_stamp(path);
     if let Some(entry) = map.get(path)
         && entry.stamp == now
         && now.is_some()
