@@ -388,7 +388,7 @@ fn push_hex(buf: &mut Vec<u8>, oid: Option<&Oid>, len: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     match oid {
         Some(o) => {
-            for &b in &o.0 {
+            for &b in o.as_bytes() {
                 buf.push(DIGITS[(b >> 4) as usize]);
                 buf.push(DIGITS[(b & 15) as usize]);
             }
@@ -403,8 +403,11 @@ pub struct View {
     namespace: Vec<u8>,
     /// `<namespace>HEAD` resolved (None: it does not exist).
     head: Option<Resolved>,
-    refs: Vec<Ref>,
+    /// The refs (empty for a view that reads none), iterated for each answer.
+    store: RefStore,
     odb: Odb,
+    /// Objects known to exist.
+    exists: std::cell::RefCell<HashSet<Oid>>,
     /// Objects already peeled (many refs often point at the same one).
     peel_memo: std::cell::RefCell<HashMap<Oid, Option<Oid>>>,
 }
@@ -429,51 +432,65 @@ impl View {
         if !refs {
             return Ok(View {
                 odb: Odb::empty(settings.hash),
+                store: RefStore::empty(git_dir, settings.hash),
                 settings,
                 namespace,
                 head: None,
-                refs: Vec::new(),
+                exists: Default::default(),
                 peel_memo: Default::default(),
             });
         }
         let store = RefStore::open(git_dir, settings.hash)?;
-        let refs = store.all()?;
-        if refs.iter().any(|r| r.name.len() > 1000) {
-            return unsupported("a very long ref name");
-        }
-        if refs.iter().any(|r| r.name.starts_with(b"refs/replace/")) {
+        if store.has_prefix(b"refs/replace/")? {
             return unsupported("replace refs");
         }
+        let odb = Odb::open(&git_dir.join("objects"), settings.hash)?;
         let mut head_name = namespace.clone();
         head_name.extend_from_slice(b"HEAD");
         let head = store.resolve(&head_name)?;
-        let odb = Odb::open(&git_dir.join("objects"), settings.hash)?;
-        // Many refs often share an object: look each one up once.
-        let mut checked: HashSet<&Oid> = HashSet::new();
-        for r in &refs {
-            if checked.insert(&r.oid) && !odb.contains(&r.oid) {
-                return unsupported("a ref to a missing object");
+        let mut exists = HashSet::new();
+        if let Some(Resolved { oid: Some(oid), .. }) = &head {
+            if oid.is_null() || !odb.contains(oid) {
+                return unsupported("HEAD names a missing object");
             }
-        }
-        drop(checked);
-        if let Some(Resolved { oid: Some(oid), .. }) = &head
-            && (oid.is_null() || !odb.contains(oid))
-        {
-            return unsupported("HEAD names a missing object");
+            exists.insert(*oid);
         }
         Ok(View {
             settings,
             namespace,
             head,
-            refs,
+            store,
             odb,
+            exists: std::cell::RefCell::new(exists),
             peel_memo: Default::default(),
+        })
+    }
+
+    /// The refs in name order, each checked for what the model leaves to git (a
+    /// very long name, a ref to a missing object). Every answer reads them all
+    /// before anything is sent, so a ref git would treat specially anywhere sends
+    /// the whole request to git.
+    fn refs(&self) -> impl Iterator<Item = Res<Ref<'_>>> + '_ {
+        self.store.iter().map(move |r| {
+            let r = r?;
+            if r.name.len() > 1000 {
+                return unsupported("a very long ref name");
+            }
+            // Many refs often share an object: look each one up once.
+            if !self.exists.borrow().contains(&r.oid) {
+                if !self.odb.contains(&r.oid) {
+                    return unsupported("a ref to a missing object");
+                }
+                self.exists.borrow_mut().insert(r.oid);
+            }
+            Ok(r)
         })
     }
 
     /// A view of an empty repository with default settings (for learning).
     fn empty(hash: HashKind, odb: Odb) -> View {
         View {
+            store: RefStore::empty(Path::new(""), hash),
             settings: Settings::defaults(hash),
             namespace: Vec::new(),
             head: Some(Resolved {
@@ -481,21 +498,21 @@ impl View {
                 oid: None,
                 is_symref: true,
             }),
-            refs: Vec::new(),
             odb,
+            exists: Default::default(),
             peel_memo: Default::default(),
         }
     }
 
     fn peeled(&self, r: Option<&Ref>, oid: &Oid) -> Res<Option<Oid>> {
         if let Some(Peel::Known(p)) = r.map(|r| &r.peel) {
-            return Ok(p.clone());
+            return Ok(*p);
         }
         if let Some(p) = self.peel_memo.borrow().get(oid) {
-            return Ok(p.clone());
+            return Ok(*p);
         }
         let p = self.odb.peel(oid)?;
-        self.peel_memo.borrow_mut().insert(oid.clone(), p.clone());
+        self.peel_memo.borrow_mut().insert(*oid, p);
         Ok(p)
     }
 
@@ -510,7 +527,7 @@ impl View {
     pub fn upload_pack_v0(&self, agent: &str, version: u8) -> Res<Vec<u8>> {
         let s = &self.settings;
         let ns = &self.namespace;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.store.size_hint());
         if version == 1 {
             out.extend(pktline::encode(b"version 1\n"));
         }
@@ -527,7 +544,7 @@ impl View {
                     };
                     symref = format!(" symref=HEAD:{}", String::from_utf8_lossy(t));
                 }
-                Some(oid.clone())
+                Some(*oid)
             }
             _ => None,
         };
@@ -580,12 +597,16 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
         let mut prefix = ns.clone();
         prefix.extend_from_slice(b"refs/");
         let mut peeled_name = Vec::with_capacity(256);
-        for r in self.refs.iter().filter(|r| r.name.starts_with(&prefix)) {
+        for r in self.refs() {
+            let r = &r?;
+            if !r.name.starts_with(&prefix) {
+                continue;
+            }
             if use_excludes && excluded_by_jump_list(r, &s.hide_upload, ns) {
                 continue;
             }
             let nons = &r.name[ns.len()..];
-            if ref_is_hidden(Some(nons), &r.name, &s.hide_upload) {
+            if ref_is_hidden(Some(nons), r.name, &s.hide_upload) {
                 continue;
             }
             line(&mut out, Some(&r.oid), nons);
@@ -640,24 +661,25 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
             l.push(b'\n');
             out.extend(pktline::encode(&l));
         };
-        let mut seen: HashSet<&Oid> = HashSet::new();
-        for r in &self.refs {
+        let mut seen: HashSet<Oid> = HashSet::new();
+        for r in self.refs() {
+            let r = &r?;
             if excluded_by_jump_list(r, &s.hide_receive, ns) {
                 continue;
             }
-            let path = strip(&r.name, ns);
-            if ref_is_hidden(path, &r.name, &s.hide_receive) {
+            let path = strip(r.name, ns);
+            if ref_is_hidden(path, r.name, &s.hide_receive) {
                 continue;
             }
             match path {
                 None => {
-                    if !seen.insert(&r.oid) {
+                    if !seen.insert(r.oid) {
                         continue;
                     }
                     show(&mut out, Some(&r.oid), b".have");
                 }
                 Some(p) => {
-                    seen.insert(&r.oid);
+                    seen.insert(r.oid);
                     show(&mut out, Some(&r.oid), p);
                 }
             }
@@ -766,13 +788,17 @@ deepen-since deepen-not deepen-relative no-progress include-tag multi_ack_detail
                 send(&mut out, &full, h.oid.as_ref(), symref, None)?;
             }
         }
-        for r in self.refs.iter().filter(|r| r.name.starts_with(ns)) {
+        for r in self.refs() {
+            let r = &r?;
+            if !r.name.starts_with(ns) {
+                continue;
+            }
             if excluded_by_jump_list(r, &s.hide_upload, ns) {
                 continue;
             }
             send(
                 &mut out,
-                &r.name,
+                r.name,
                 Some(&r.oid),
                 r.symref_target.as_deref(),
                 Some(r),

@@ -60,11 +60,49 @@ impl HashKind {
     }
 }
 
-/// An object id (raw bytes, 20 or 32 of them).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Oid(pub Vec<u8>);
+/// An object id (raw bytes, 20 or 32 of them), held inline: a ref list of 10,000
+/// refs costs no allocation per id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Oid {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl std::hash::Hash for Oid {
+    /// The first 8 bytes: an id is already a uniform hash, so hashing all of it
+    /// (sets of 10,000 ids are built per advertisement) buys nothing.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.bytes[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
+
+impl std::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Oid({})", self.to_hex())
+    }
+}
 
 impl Oid {
+    /// An id from its raw bytes (20 or 32 of them); None for another length.
+    pub fn from_bytes(raw: &[u8]) -> Option<Oid> {
+        if raw.len() != 20 && raw.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(Oid {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
     /// Parses lowercase or uppercase hex of exactly `kind`'s length.
     pub fn from_hex(hex: &[u8], kind: HashKind) -> Option<Oid> {
         if hex.len() != kind.len() * 2 {
@@ -86,22 +124,25 @@ impl Oid {
             }
             t
         };
-        let mut out = Vec::with_capacity(kind.len());
-        for pair in hex.chunks_exact(2) {
+        let mut bytes = [0u8; 32];
+        for (out, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
             let (h, l) = (VALUE[pair[0] as usize], VALUE[pair[1] as usize]);
             if (h | l) == 0xff {
                 return None;
             }
-            out.push(h << 4 | l);
+            *out = h << 4 | l;
         }
-        Some(Oid(out))
+        Some(Oid {
+            len: kind.len() as u8,
+            bytes,
+        })
     }
 
     /// Lowercase hex, as git prints it.
     pub fn to_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(self.0.len() * 2);
-        for &b in &self.0 {
+        let mut s = String::with_capacity(self.len as usize * 2);
+        for &b in self.as_bytes() {
             s.push(DIGITS[(b >> 4) as usize] as char);
             s.push(DIGITS[(b & 15) as usize] as char);
         }
@@ -110,7 +151,7 @@ impl Oid {
 
     /// True for the all-zero id.
     pub fn is_null(&self) -> bool {
-        self.0.iter().all(|&b| b == 0)
+        self.as_bytes().iter().all(|&b| b == 0)
     }
 }
 
@@ -217,7 +258,7 @@ impl Odb {
 
     fn locate(&self, oid: &Oid) -> Option<Location<'_>> {
         for p in &self.packs {
-            if let Some(i) = idx_find(p, &oid.0, self.kind) {
+            if let Some(i) = idx_find(p, oid.as_bytes(), self.kind) {
                 return Some(Location::Packed(p, i));
             }
         }
@@ -261,7 +302,9 @@ impl Odb {
             4 => Ok(Kind::Tag),
             6 => self.packed_kind(pack, h.base_offset, depth + 1),
             7 => {
-                let base = Oid(h.base_oid);
+                let base = h
+                    .base_oid
+                    .ok_or_else(|| Unsupported("bad pack entry".into()))?;
                 match self.locate(&base) {
                     Some(Location::Packed(p, i)) => {
                         let off = idx_offset(p, i, self.kind)?;
@@ -317,7 +360,7 @@ impl Odb {
     /// git's `peel_object`: None if `oid` is not a tag, else the first non-tag it
     /// points to (through tags of tags).
     pub fn peel(&self, oid: &Oid) -> Result<Option<Oid>, Unsupported> {
-        let mut cur = oid.clone();
+        let mut cur = *oid;
         let mut peeled = false;
         for _ in 0..1000 {
             match self.tag_target(&cur)? {
@@ -394,7 +437,7 @@ struct EntryHeader {
     size: usize,
     data_start: usize,
     base_offset: u64,
-    base_oid: Vec<u8>,
+    base_oid: Option<Oid>,
 }
 
 fn entry_header(pack: &[u8], offset: u64, kind: HashKind) -> Result<EntryHeader, Unsupported> {
@@ -419,7 +462,7 @@ fn entry_header(pack: &[u8], offset: u64, kind: HashKind) -> Result<EntryHeader,
         size,
         data_start: pos,
         base_offset: 0,
-        base_oid: Vec::new(),
+        base_oid: None,
     };
     match t {
         6 => {
@@ -435,7 +478,10 @@ fn entry_header(pack: &[u8], offset: u64, kind: HashKind) -> Result<EntryHeader,
             h.data_start = pos;
         }
         7 => {
-            h.base_oid = pack.get(pos..pos + kind.len()).ok_or_else(bad)?.to_vec();
+            h.base_oid = Some(
+                Oid::from_bytes(pack.get(pos..pos + kind.len()).ok_or_else(bad)?)
+                    .ok_or_else(bad)?,
+            );
             h.data_start = pos + kind.len();
         }
         _ => {}
@@ -518,13 +564,13 @@ mod tests {
         assert_eq!(o.to_hex(), "00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa");
         assert!(Oid::from_hex(b"zz", HashKind::Sha1).is_none());
         let upper = Oid::from_hex(b"00FF10AA00FF10AA00FF10AA00FF10AA00FF10AA", HashKind::Sha1);
-        assert_eq!(upper, Some(o.clone()));
+        assert_eq!(upper, Some(o));
         for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0xff, 0] {
             let mut hex = *b"00ff10aa00ff10aa00ff10aa00ff10aa00ff10aa";
             hex[17] = bad;
             assert!(Oid::from_hex(&hex, HashKind::Sha1).is_none(), "{bad}");
         }
         assert!(!o.is_null());
-        assert!(Oid(vec![0; 32]).is_null());
+        assert!(Oid::from_bytes(&[0; 32]).unwrap().is_null());
     }
 }

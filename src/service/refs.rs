@@ -23,7 +23,7 @@ enum Raw {
 }
 
 /// What `packed-refs` says about a ref's peeled value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peel {
     /// Known: the peeled id, or None for a ref that is not a tag.
     Known(Option<Oid>),
@@ -31,17 +31,11 @@ pub enum Peel {
     Unknown,
 }
 
+/// One ref as git's iterator yields it, its name borrowed from the [`RefStore`].
 #[derive(Debug, Clone)]
-struct Packed {
-    oid: Oid,
-    peel: Peel,
-}
-
-/// One ref as git's iterator yields it.
-#[derive(Debug, Clone)]
-pub struct Ref {
+pub struct Ref<'a> {
     /// Full name (`refs/heads/main`).
-    pub name: Vec<u8>,
+    pub name: &'a [u8],
     /// The object it resolves to.
     pub oid: Oid,
     /// For a symbolic ref, the final ref it resolves through.
@@ -63,14 +57,156 @@ pub struct Resolved {
     pub is_symref: bool,
 }
 
+/// `packed-refs`, kept as the file's bytes and read in place, as git does: one
+/// pass checks every line when the file is read, then iteration and bisection
+/// parse records on the fly. 10,000 refs cost one buffer, not 10,000 allocations.
+#[derive(Default)]
+struct PackedRefs {
+    data: Vec<u8>,
+    /// Where the first record starts (after the header line).
+    body: usize,
+    kind: Option<HashKind>,
+    fully_peeled: bool,
+    peeled_tags: bool,
+}
+
+/// One record of `packed-refs`.
+struct PackedRec<'a> {
+    name: &'a [u8],
+    oid: Oid,
+    peel: Peel,
+    /// Where the next record starts.
+    next: usize,
+}
+
+impl PackedRefs {
+    /// Reads the header; records are checked as they are read (every answer reads
+    /// them all, so a bad line anywhere still sends the request to git).
+    fn parse(data: Vec<u8>, kind: HashKind) -> Result<PackedRefs, Unsupported> {
+        let mut p = PackedRefs {
+            data,
+            kind: Some(kind),
+            ..PackedRefs::default()
+        };
+        if p.data.is_empty() {
+            return Ok(p);
+        }
+        if !p.data.ends_with(b"\n") {
+            return unsupported("packed-refs does not end with a newline");
+        }
+        if let Some(traits) = p.data.strip_prefix(b"# pack-refs with:") {
+            let end = memchr::memchr(b'\n', traits).unwrap_or(traits.len());
+            for t in traits[..end].split(|&b| b == b' ') {
+                match t {
+                    b"fully-peeled" => p.fully_peeled = true,
+                    b"peeled" => p.peeled_tags = true,
+                    _ => {}
+                }
+            }
+            p.body = (b"# pack-refs with:".len() + end + 1).min(p.data.len());
+        }
+        Ok(p)
+    }
+
+    /// The end of the line starting at `pos` (its newline).
+    fn line_end(&self, pos: usize) -> usize {
+        memchr::memchr(b'\n', &self.data[pos..]).map_or(self.data.len(), |i| pos + i)
+    }
+
+    /// The record starting at `pos`, checked: a well-formed line with a name git
+    /// accepts, and its peeled line if one follows.
+    fn record(&self, pos: usize) -> Result<PackedRec<'_>, Unsupported> {
+        let bad = || Unsupported("bad line in packed-refs".into());
+        let kind = self.kind.ok_or_else(bad)?;
+        let hex_len = kind.len() * 2;
+        let end = self.line_end(pos);
+        let line = self.data.get(pos..end).ok_or_else(bad)?;
+        if line.get(hex_len) != Some(&b' ') {
+            return Err(bad());
+        }
+        let oid = Oid::from_hex(&line[..hex_len], kind).ok_or_else(bad)?;
+        let name = &line[hex_len + 1..];
+        if !is_safe_refname(name) {
+            return unsupported("unusual ref name in packed-refs");
+        }
+        let mut next = end + 1;
+        let peel = if self.data.get(next) == Some(&b'^') {
+            let peel_end = self.line_end(next);
+            let peeled = self
+                .data
+                .get(next + 1..peel_end)
+                .and_then(|hex| Oid::from_hex(hex, kind))
+                .ok_or_else(bad)?;
+            next = peel_end + 1;
+            Peel::Known(Some(peeled))
+        } else if self.fully_peeled || (self.peeled_tags && name.starts_with(b"refs/tags/")) {
+            Peel::Known(None)
+        } else {
+            Peel::Unknown
+        };
+        Ok(PackedRec {
+            name,
+            oid,
+            peel,
+            next,
+        })
+    }
+
+    /// The start of the record that contains byte `pos`.
+    fn record_start(&self, pos: usize) -> usize {
+        let line_start = |p: usize| {
+            memchr::memrchr(b'\n', &self.data[self.body..p])
+                .map_or(self.body, |i| self.body + i + 1)
+        };
+        let start = line_start(pos);
+        if self.data.get(start) == Some(&b'^') && start > self.body {
+            line_start(start - 1)
+        } else {
+            start
+        }
+    }
+
+    /// The first record whose name is `name` or sorts after it (its start, and
+    /// the record if it is `name`), by bisection; assumes the order that
+    /// iteration checks.
+    fn seek(&self, name: &[u8]) -> Result<(usize, Option<PackedRec<'_>>), Unsupported> {
+        let (mut lo, mut hi) = (self.body, self.data.len());
+        while lo < hi {
+            let start = self.record_start(lo + (hi - lo) / 2);
+            let rec = self.record(start)?;
+            match rec.name.cmp(name) {
+                std::cmp::Ordering::Equal => return Ok((start, Some(rec))),
+                std::cmp::Ordering::Less => lo = rec.next,
+                std::cmp::Ordering::Greater => hi = start,
+            }
+        }
+        Ok((lo, None))
+    }
+
+    /// The record named `name`.
+    fn find(&self, name: &[u8]) -> Result<Option<PackedRec<'_>>, Unsupported> {
+        Ok(self.seek(name)?.1)
+    }
+
+    /// True if some record's name starts with `prefix`.
+    fn has_prefix(&self, prefix: &[u8]) -> Result<bool, Unsupported> {
+        let (pos, rec) = self.seek(prefix)?;
+        if rec.is_some() {
+            return Ok(true);
+        }
+        if pos >= self.data.len() {
+            return Ok(false);
+        }
+        Ok(self.record(pos)?.name.starts_with(prefix))
+    }
+}
+
 /// The refs of one repository.
 pub struct RefStore {
     git_dir: PathBuf,
     kind: HashKind,
     loose: BTreeMap<Vec<u8>, Raw>,
-    /// packed-refs in name order (git writes it sorted; a file that is not is
-    /// sorted here), searched by bisection: no map of 10,000 names to build.
-    packed: Vec<(Vec<u8>, Packed)>,
+    packed: PackedRefs,
 }
 
 /// git's `SYMREF_MAXDEPTH`.
@@ -79,95 +215,35 @@ const SYMREF_MAXDEPTH: usize = 5;
 impl RefStore {
     /// Reads every loose ref under `refs/` and `packed-refs`.
     pub fn open(git_dir: &Path, kind: HashKind) -> Result<RefStore, Unsupported> {
-        let mut store = RefStore {
-            git_dir: git_dir.to_path_buf(),
-            kind,
-            loose: BTreeMap::new(),
-            packed: Vec::new(),
-        };
+        let mut store = RefStore::empty(git_dir, kind);
         // Loose refs first, then packed-refs, as git does: a concurrent `pack-refs`
         // writes packed-refs before it deletes the loose files, so a ref is never
         // missed.
         let mut name = b"refs".to_vec();
         store.walk(&git_dir.join("refs"), &mut name)?;
-        store.read_packed()?;
+        let data = match std::fs::read(git_dir.join("packed-refs")) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return unsupported(format!("reading packed-refs: {e}")),
+        };
+        store.packed = PackedRefs::parse(data, kind)?;
         Ok(store)
     }
 
-    fn read_packed(&mut self) -> Result<(), Unsupported> {
-        let data = match std::fs::read(self.git_dir.join("packed-refs")) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return unsupported(format!("reading packed-refs: {e}")),
-        };
-        let mut fully_peeled = false;
-        let mut peeled_tags = false;
-        let mut lines = data.split(|&b| b == b'\n').peekable();
-        if let Some(first) = lines.peek()
-            && let Some(traits) = first.strip_prefix(b"# pack-refs with:")
-        {
-            for t in traits.split(|&b| b == b' ') {
-                match t {
-                    b"fully-peeled" => fully_peeled = true,
-                    b"peeled" => peeled_tags = true,
-                    _ => {}
-                }
-            }
-            lines.next();
+    /// A store with no refs (for views that read none).
+    pub fn empty(git_dir: &Path, kind: HashKind) -> RefStore {
+        RefStore {
+            git_dir: git_dir.to_path_buf(),
+            kind,
+            loose: BTreeMap::new(),
+            packed: PackedRefs::default(),
         }
-        let hex_len = self.kind.len() * 2;
-        let mut sorted = true;
-        for line in lines {
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(peeled) = line.strip_prefix(b"^") {
-                let Some(oid) = Oid::from_hex(peeled, self.kind) else {
-                    return unsupported("bad peeled line in packed-refs");
-                };
-                let Some((_, p)) = self.packed.last_mut() else {
-                    return unsupported("peeled line without a ref in packed-refs");
-                };
-                p.peel = Peel::Known(Some(oid));
-                continue;
-            }
-            if line.len() < hex_len + 2 || line[hex_len] != b' ' {
-                return unsupported("bad line in packed-refs");
-            }
-            let Some(oid) = Oid::from_hex(&line[..hex_len], self.kind) else {
-                return unsupported("bad line in packed-refs");
-            };
-            let name = line[hex_len + 1..].to_vec();
-            if !is_safe_refname(&name) {
-                return unsupported("unusual ref name in packed-refs");
-            }
-            let peel = if fully_peeled || (peeled_tags && name.starts_with(b"refs/tags/")) {
-                Peel::Known(None)
-            } else {
-                Peel::Unknown
-            };
-            if let Some((prev, _)) = self.packed.last()
-                && prev.as_slice() >= name.as_slice()
-            {
-                sorted = false;
-            }
-            self.packed.push((name, Packed { oid, peel }));
-        }
-        if !sorted {
-            self.packed.sort_by(|a, b| a.0.cmp(&b.0));
-        }
-        if !sorted && self.packed.windows(2).any(|w| w[0].0 == w[1].0) {
-            return unsupported("duplicate ref in packed-refs");
-        }
-        Ok(())
     }
 
-    /// The packed-refs entry for `name`.
-    fn packed(&self, name: &[u8]) -> Option<&Packed> {
-        self.packed
-            .binary_search_by(|(n, _)| n.as_slice().cmp(name))
-            .ok()
-            .map(|i| &self.packed[i].1)
+    /// Roughly how many bytes an advertisement of every ref takes (to size its
+    /// buffer once).
+    pub fn size_hint(&self) -> usize {
+        self.packed.data.len() * 2 + self.loose.len() * 128 + 4096
     }
 
     fn walk(&mut self, dir: &Path, name: &mut Vec<u8>) -> Result<(), Unsupported> {
@@ -227,7 +303,7 @@ impl RefStore {
                 Err(e) => return unsupported(format!("reading a ref: {e}")),
             }
         }
-        Ok(self.packed(name).map(|p| Raw::Direct(p.oid.clone())))
+        Ok(self.packed.find(name)?.map(|p| Raw::Direct(p.oid)))
     }
 
     /// Resolves `name` through symbolic refs, as git's `refs_resolve_ref_unsafe`
@@ -267,68 +343,125 @@ impl RefStore {
         unsupported("symbolic ref chain too deep")
     }
 
-    /// Every ref under `refs/`, sorted by name, symbolic ones resolved. A dangling
-    /// symbolic ref (which git skips with a warning) is [`Unsupported`].
-    pub fn all(&self) -> Result<Vec<Ref>, Unsupported> {
-        // Both sources are in name order: merge them, a loose ref hiding the
-        // packed one of the same name.
-        let mut out = Vec::with_capacity(self.packed.len() + self.loose.len());
-        let mut loose = self.loose.iter().peekable();
-        let mut packed = self.packed.iter().peekable();
-        loop {
-            let take_loose = match (loose.peek(), packed.peek()) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some((l, _)), Some((p, _))) => {
-                    if l.as_slice() == p.as_slice() {
-                        packed.next(); // hidden by the loose ref
-                    }
-                    l.as_slice() <= p.as_slice()
-                }
-            };
-            if !take_loose {
-                let Some((name, p)) = packed.next() else {
-                    break;
-                };
-                out.push(Ref {
-                    name: name.clone(),
-                    oid: p.oid.clone(),
-                    symref_target: None,
-                    peel: p.peel.clone(),
-                    packed_only: true,
-                });
-                continue;
+    /// True if some ref's name starts with `prefix` (a `refs/...` prefix).
+    pub fn has_prefix(&self, prefix: &[u8]) -> Result<bool, Unsupported> {
+        let loose = self
+            .loose
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|(n, _)| n.starts_with(prefix));
+        Ok(loose || self.packed.has_prefix(prefix)?)
+    }
+
+    /// Every ref under `refs/` in name order, symbolic ones resolved: loose and
+    /// packed merged, a loose ref hiding the packed one of the same name. A
+    /// dangling symbolic ref (which git skips with a warning) is [`Unsupported`].
+    pub fn iter(&self) -> RefIter<'_> {
+        RefIter {
+            store: self,
+            loose: self.loose.iter().peekable(),
+            packed_pos: self.packed.body,
+            packed_next: None,
+            packed_prev: None,
+            failed: false,
+        }
+    }
+}
+
+/// The merge of loose and packed refs: see [`RefStore::iter`].
+pub struct RefIter<'a> {
+    store: &'a RefStore,
+    loose: std::iter::Peekable<std::collections::btree_map::Iter<'a, Vec<u8>, Raw>>,
+    packed_pos: usize,
+    packed_next: Option<PackedRec<'a>>,
+    /// The last packed name read, to check the order bisection relies on.
+    packed_prev: Option<&'a [u8]>,
+    failed: bool,
+}
+
+impl<'a> RefIter<'a> {
+    fn peek_packed(&mut self) -> Result<Option<&PackedRec<'a>>, Unsupported> {
+        if self.packed_next.is_none() && self.packed_pos < self.store.packed.data.len() {
+            let rec = self.store.packed.record(self.packed_pos)?;
+            if self.packed_prev.is_some_and(|prev| prev >= rec.name) {
+                return unsupported("packed-refs is not sorted");
             }
-            let Some((name, raw)) = loose.next() else {
-                break;
-            };
-            out.push(match raw {
-                Raw::Direct(oid) => Ref {
-                    name: name.clone(),
-                    oid: oid.clone(),
-                    symref_target: None,
+            self.packed_prev = Some(rec.name);
+            self.packed_pos = rec.next;
+            self.packed_next = Some(rec);
+        }
+        Ok(self.packed_next.as_ref())
+    }
+
+    fn loose_ref(&self, name: &'a [u8], raw: &'a Raw) -> Result<Ref<'a>, Unsupported> {
+        Ok(match raw {
+            Raw::Direct(oid) => Ref {
+                name,
+                oid: *oid,
+                symref_target: None,
+                peel: Peel::Unknown,
+                packed_only: false,
+            },
+            Raw::Symbolic(_) => {
+                let Some(res) = self.store.resolve(name)? else {
+                    return unsupported("vanished ref");
+                };
+                let Some(oid) = res.oid else {
+                    return unsupported("dangling symbolic ref");
+                };
+                Ref {
+                    name,
+                    oid,
+                    symref_target: Some(res.target),
                     peel: Peel::Unknown,
                     packed_only: false,
-                },
-                Raw::Symbolic(_) => {
-                    let Some(res) = self.resolve(name)? else {
-                        return unsupported("vanished ref");
-                    };
-                    let Some(oid) = res.oid else {
-                        return unsupported("dangling symbolic ref");
-                    };
-                    Ref {
-                        name: name.clone(),
-                        oid,
-                        symref_target: Some(res.target),
-                        peel: Peel::Unknown,
-                        packed_only: false,
-                    }
                 }
-            });
+            }
+        })
+    }
+}
+
+impl<'a> Iterator for RefIter<'a> {
+    type Item = Result<Ref<'a>, Unsupported>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
         }
-        Ok(out)
+        let loose_name = self.loose.peek().map(|&(n, _)| n.as_slice());
+        let packed_name = match self.peek_packed() {
+            Ok(rec) => rec.map(|r| r.name),
+            Err(e) => {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        };
+        let take_loose = match (loose_name, packed_name) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(p)) => {
+                if l == p {
+                    self.packed_next = None; // hidden by the loose ref
+                }
+                l <= p
+            }
+        };
+        if take_loose {
+            let (name, raw) = self.loose.next()?;
+            return Some(self.loose_ref(name, raw));
+        }
+        let rec = self.packed_next.take()?;
+        Some(Ok(Ref {
+            name: rec.name,
+            oid: rec.oid,
+            symref_target: None,
+            peel: rec.peel,
+            packed_only: true,
+        }))
     }
 }
 
@@ -408,9 +541,8 @@ mod tests {
         assert!(!is_safe_refname(b"refs//x"));
     }
 
-    /// packed-refs out of order (git writes it sorted; a hand-edited one may not
-    /// be), a peeled line after its ref, a loose ref hiding a packed one: the
-    /// merge is in name order, as git's iterator yields it.
+    /// A peeled line after its ref, a loose ref hiding a packed one: the merge is
+    /// in name order, as git's iterator yields it; bisection finds every record.
     #[test]
     fn packed_and_loose_merge_in_name_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -419,21 +551,22 @@ mod tests {
         std::fs::write(
             dir.path().join("packed-refs"),
             format!(
-                "# pack-refs with: peeled\n{} refs/tags/v1\n^{}\n{} refs/heads/b\n{} refs/heads/a\n",
+                "# pack-refs with: peeled\n{} refs/heads/a\n{} refs/heads/b\n{} refs/tags/v1\n^{}\n{} refs/tags/v2\n",
+                oid('4'),
+                oid('3'),
                 oid('1'),
                 oid('2'),
-                oid('3'),
-                oid('4')
+                oid('7'),
             ),
         )
         .unwrap();
         std::fs::write(dir.path().join("refs/heads/b"), format!("{}\n", oid('5'))).unwrap();
         std::fs::write(dir.path().join("refs/heads/c"), format!("{}\n", oid('6'))).unwrap();
         let store = RefStore::open(dir.path(), HashKind::Sha1).unwrap();
-        let all = store.all().unwrap();
+        let all: Vec<Ref> = store.iter().collect::<Result<_, _>>().unwrap();
         let seen: Vec<(String, bool)> = all
             .iter()
-            .map(|r| (String::from_utf8_lossy(&r.name).into_owned(), r.packed_only))
+            .map(|r| (String::from_utf8_lossy(r.name).into_owned(), r.packed_only))
             .collect();
         assert_eq!(
             seen,
@@ -442,25 +575,86 @@ mod tests {
                 ("refs/heads/b".to_string(), false),
                 ("refs/heads/c".to_string(), false),
                 ("refs/tags/v1".to_string(), true),
+                ("refs/tags/v2".to_string(), true),
             ]
         );
-        assert_eq!(
-            all[1].oid,
-            Oid::from_hex(oid('5').as_bytes(), HashKind::Sha1).unwrap()
-        );
-        let two = Oid::from_hex(oid('2').as_bytes(), HashKind::Sha1);
-        assert!(matches!(&all[3].peel, Peel::Known(p) if *p == two));
-        // A duplicate in packed-refs: not modelled, git answers.
-        std::fs::write(
-            dir.path().join("packed-refs"),
-            format!(
-                "{} refs/heads/z\n{} refs/heads/a\n{} refs/heads/z\n",
-                oid('1'),
-                oid('1'),
-                oid('1')
-            ),
-        )
-        .unwrap();
-        assert!(RefStore::open(dir.path(), HashKind::Sha1).is_err());
+        let id = |c: char| Oid::from_hex(oid(c).as_bytes(), HashKind::Sha1).unwrap();
+        assert_eq!(all[1].oid, id('5'));
+        assert_eq!(all[3].peel, Peel::Known(Some(id('2'))));
+        assert_eq!(all[4].peel, Peel::Known(None));
+        for (name, want) in [
+            ("refs/heads/a", Some('4')),
+            ("refs/heads/b", Some('3')),
+            ("refs/tags/v1", Some('1')),
+            ("refs/tags/v2", Some('7')),
+            ("refs/heads/0", None),
+            ("refs/heads/aa", None),
+            ("refs/tags/v3", None),
+        ] {
+            let got = store.packed.find(name.as_bytes()).unwrap().map(|r| r.oid);
+            assert_eq!(got, want.map(id), "{name}");
+        }
+        // Out of order, duplicated, a stray peeled line, no final newline: not
+        // modelled, git answers.
+        for bad in [
+            format!("{} refs/heads/z\n{} refs/heads/a\n", oid('1'), oid('1')),
+            format!("{} refs/heads/a\n{} refs/heads/a\n", oid('1'), oid('1')),
+            format!("^{}\n{} refs/heads/a\n", oid('1'), oid('1')),
+            format!("{} refs/heads/a", oid('1')),
+        ] {
+            std::fs::write(dir.path().join("packed-refs"), &bad).unwrap();
+            let all: Result<Vec<Ref>, _> =
+                RefStore::open(dir.path(), HashKind::Sha1).and_then(|store| {
+                    store
+                        .iter()
+                        .map(|r| r.map(|r| r.oid))
+                        .collect::<Result<_, _>>()
+                        .map(|_: Vec<Oid>| Vec::new())
+                });
+            assert!(all.is_err(), "{bad}");
+        }
+    }
+
+    /// Bisection over a large file finds every name and no other.
+    #[test]
+    fn bisection_over_many_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("# pack-refs with: peeled fully-peeled sorted \n");
+        for i in 0..1000 {
+            text.push_str(&format!("{:040x} refs/tags/t{i:05}\n", i + 1));
+            if i % 3 == 0 {
+                text.push_str(&format!("^{:040x}\n", i + 5000));
+            }
+        }
+        std::fs::write(dir.path().join("packed-refs"), text).unwrap();
+        let store = RefStore::open(dir.path(), HashKind::Sha1).unwrap();
+        assert_eq!(store.iter().count(), 1000);
+        assert!(!store.has_prefix(b"refs/replace/").unwrap());
+        assert!(!store.has_prefix(b"refs/tags/u").unwrap());
+        for i in 0..1000 {
+            let rec = store
+                .packed
+                .find(format!("refs/tags/t{i:05}").as_bytes())
+                .unwrap()
+                .unwrap();
+            assert_eq!(rec.oid.to_hex(), format!("{:040x}", i + 1));
+            let peel = (i % 3 == 0).then(|| {
+                Oid::from_hex(format!("{:040x}", i + 5000).as_bytes(), HashKind::Sha1).unwrap()
+            });
+            assert_eq!(rec.peel, Peel::Known(peel));
+            assert!(
+                store
+                    .packed
+                    .find(format!("refs/tags/t{i:05}x").as_bytes())
+                    .unwrap()
+                    .is_none()
+            );
+            let name = format!("refs/tags/t{i:05}");
+            assert!(
+                store
+                    .has_prefix(&name.as_bytes()[..name.len() - 1])
+                    .unwrap()
+            );
+        }
     }
 }
