@@ -348,10 +348,8 @@ pub fn find(path: &[u8], env: &Env) -> Result<Repo> {
             "'{display}': refused on Windows: spelled otherwise on disk (case)"
         )));
     }
+    // A gitfile's target was checked above, a directory in the suffix loop.
     let git_dir = gitfile_target.unwrap_or(found);
-    if !is_git_directory(&git_dir, env)? {
-        return Err(not_found());
-    }
     // enter_repo's check_repository_format: before the export check, as in git.
     crate::repo_format::check(&git_dir)?;
     let export_ok = git_dir.join("git-daemon-export-ok");

@@ -880,10 +880,40 @@ pub struct Facts {
 /// Learned facts per binary identity, for the life of the process.
 static FACTS: Mutex<Option<HashMap<String, Option<Facts>>>> = Mutex::new(None);
 
-/// The identity of the git binary `env` runs: path, size, mtime, inode.
+/// The identity of the git binary `env` runs: path, size, mtime, inode. A daemon
+/// asks it for every request; the answer (a PATH search, a canonical path, a
+/// `stat`) is kept for a second per (program, PATH), so a git upgraded in place
+/// is noticed within a second.
 fn binary_identity(env: &Env) -> Option<(PathBuf, String)> {
+    type Memo = Option<(
+        Vec<u8>,
+        Vec<u8>,
+        std::time::Instant,
+        Option<(PathBuf, String)>,
+    )>;
+    static LAST: Mutex<Memo> = Mutex::new(None);
     let program = crate::os::os_to_bytes(crate::child::git_program(env));
-    let path = crate::child::find_in_path(&program, env.get("PATH").unwrap_or(b"/usr/bin:/bin"))?;
+    let path_var = env.get("PATH").unwrap_or(b"/usr/bin:/bin");
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((p, v, at, id)) = last.as_ref()
+        && *p == program
+        && v.as_slice() == path_var
+        && at.elapsed() < std::time::Duration::from_secs(1)
+    {
+        return id.clone();
+    }
+    let id = identify(&program, path_var);
+    *last = Some((
+        program,
+        path_var.to_vec(),
+        std::time::Instant::now(),
+        id.clone(),
+    ));
+    id
+}
+
+fn identify(program: &[u8], path_var: &[u8]) -> Option<(PathBuf, String)> {
+    let path = crate::child::find_in_path(program, path_var)?;
     let path = std::fs::canonicalize(&path).ok()?;
     let m = std::fs::metadata(&path).ok()?;
     let mtime = m

@@ -280,7 +280,7 @@ impl Odb {
         match self.locate(oid) {
             None => Ok(None),
             Some(Location::Loose(path)) => {
-                let (kind, _) = read_loose(&path, false)?;
+                let (kind, _) = read_loose(&path)?;
                 Ok(Some(kind))
             }
             Some(Location::Packed(pack, i)) => {
@@ -310,7 +310,7 @@ impl Odb {
                         let off = idx_offset(p, i, self.kind)?;
                         self.packed_kind(p, off, depth + 1)
                     }
-                    Some(Location::Loose(path)) => Ok(read_loose(&path, false)?.0),
+                    Some(Location::Loose(path)) => Ok(read_loose(&path)?.0),
                     None => unsupported("missing delta base"),
                 }
             }
@@ -323,7 +323,7 @@ impl Odb {
         let body = match self.locate(oid) {
             None => return unsupported("missing object while peeling"),
             Some(Location::Loose(path)) => {
-                let (kind, body) = read_loose(&path, true)?;
+                let (kind, body) = read_loose(&path)?;
                 if kind != Kind::Tag {
                     return Ok(None);
                 }
@@ -535,11 +535,16 @@ fn inflate_with(
     }
 }
 
-/// A loose object's type and (when `whole`) its body.
-fn read_loose(path: &Path, whole: bool) -> Result<(Kind, Vec<u8>), Unsupported> {
-    let data = std::fs::read(path).map_err(|e| Unsupported(format!("reading object: {e}")))?;
-    let limit = if whole { usize::MAX } else { 64 };
-    let raw = inflate_prefix(&data, usize::MAX, limit)?;
+/// A loose object's type and the start of its body (at least the first 192
+/// bytes, enough for a tag's `object` line). Only the first 4 KiB of the file are
+/// read: a ref to a large loose blob costs one small read, not the blob.
+fn read_loose(path: &Path) -> Result<(Kind, Vec<u8>), Unsupported> {
+    use std::io::Read;
+    let mut data = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut data))
+        .map_err(|e| Unsupported(format!("reading object: {e}")))?;
+    let raw = inflate_prefix(&data, usize::MAX, 256)?;
     let nul = raw
         .iter()
         .position(|&b| b == 0)
@@ -557,6 +562,39 @@ fn read_loose(path: &Path, whole: bool) -> Result<(Kind, Vec<u8>), Unsupported> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Peeling a ref to a large loose blob reads the start of the file only; a
+    /// loose tag still peels.
+    #[test]
+    fn loose_objects_are_read_only_as_far_as_needed() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |hex: &str, content: &[u8]| {
+            let d = dir.path().join(&hex[..2]);
+            std::fs::create_dir_all(&d).unwrap();
+            // Stored without compression: the file is as large as the object.
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
+            z.write_all(content).unwrap();
+            std::fs::write(d.join(&hex[2..]), z.finish().unwrap()).unwrap();
+        };
+        let blob = "1".repeat(40);
+        let mut big = b"blob 8388608\0".to_vec();
+        big.resize(big.len() + (8 << 20), b'x');
+        write(&blob, &big);
+        let tag = "2".repeat(40);
+        write(
+            &tag,
+            format!("tag 60\0object {blob}\ntype blob\ntag v1\n\nmessage").as_bytes(),
+        );
+        let path = dir.path().join(&blob[..2]).join(&blob[2..]);
+        let (kind, start) = read_loose(&path).unwrap();
+        assert_eq!(kind, Kind::Blob);
+        assert!(start.len() < 4096, "read {} bytes", start.len());
+        let odb = Odb::open(dir.path(), HashKind::Sha1).unwrap();
+        let id = |h: &str| Oid::from_hex(h.as_bytes(), HashKind::Sha1).unwrap();
+        assert_eq!(odb.peel(&id(&blob)).unwrap(), None);
+        assert_eq!(odb.peel(&id(&tag)).unwrap(), Some(id(&blob)));
+    }
 
     #[test]
     fn hex_round_trip() {
