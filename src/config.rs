@@ -194,14 +194,33 @@ pub fn is_safe_directory(git_dir: &Path, env: &Env) -> bool {
 /// Reads the config git would see for `git_dir` (None: the protected config only,
 /// without the repository files, as `safe.directory` wants) into one file, in order.
 fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
+    // Most setups include no file: read without what conditional includes need
+    // (the canonical repository path and HEAD's branch, a dozen system calls per
+    // request), and again with it only when some file has an include.
+    match read_with(git_dir, env, false)? {
+        Some(file) => Ok(file),
+        None => read_with(git_dir, env, true)?
+            .ok_or_else(|| HttpError::die("reading the configuration files")),
+    }
+}
+
+/// True if `file` has an `include` or `includeIf` section (of any spelling).
+fn has_includes(file: &gix_config::File) -> bool {
+    file.sections_by_name("include").is_some() || file.sections_by_name("includeIf").is_some()
+}
+
+/// The configuration `read` describes; without `follow`, `Ok(None)` as soon as a
+/// file turns out to include another.
+fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<gix_config::File>> {
     let home = env.get("HOME").map(os_path);
     let prefix = git_prefix(env);
-    let canonical_git_dir =
-        git_dir.map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    let canonical_git_dir = git_dir
+        .filter(|_| follow)
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
     let commondir = git_dir.map(commondir);
     let branch = match git_dir {
-        Some(d) => head_branch(d),
-        None => None,
+        Some(d) if follow => head_branch(d),
+        _ => None,
     };
     let branch_ref = branch.as_ref().map(|b| b.as_ref());
     let interpolate = gix_config::path::interpolate::Context {
@@ -210,13 +229,17 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
         home_for_user: Some(gix_config::path::interpolate::home_for_user),
     };
     let options = |ignore_io_errors| init::Options {
-        includes: includes::Options::follow(
-            interpolate,
-            includes::conditional::Context {
-                git_dir: canonical_git_dir.as_deref(),
-                branch_name: branch_ref,
-            },
-        ),
+        includes: if follow {
+            includes::Options::follow(
+                interpolate,
+                includes::conditional::Context {
+                    git_dir: canonical_git_dir.as_deref(),
+                    branch_name: branch_ref,
+                },
+            )
+        } else {
+            includes::Options::no_follow()
+        },
         lossy: true,
         ignore_io_errors,
     };
@@ -258,6 +281,9 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
     let mut file = gix_config::File::default();
     for m in protected {
         if let Some(f) = read_file(m, &mut buf, options(true), None)? {
+            if !follow && has_includes(&f) {
+                return Ok(None);
+            }
             append(&mut file, f)?;
         }
     }
@@ -265,6 +291,9 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
     if let (Some(git_dir), Some(commondir)) = (git_dir, commondir) {
         let local = meta(commondir.join("config"), gix_config::Source::Local);
         if let Some(repo) = read_file(local, &mut buf, options(false), Some(git_dir))? {
+            if !follow && has_includes(&repo) {
+                return Ok(None);
+            }
             let worktree_config = match repo.string_implicit("extensions.worktreeConfig") {
                 Some(v) => config_bool(
                     "extensions.worktreeconfig",
@@ -279,6 +308,9 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
                     gix_config::Source::Worktree,
                 );
                 if let Some(wt) = read_file(wt, &mut buf, options(false), Some(git_dir))? {
+                    if !follow && has_includes(&wt) {
+                        return Ok(None);
+                    }
                     append(&mut file, wt)?;
                 }
             }
@@ -297,11 +329,14 @@ fn read(git_dir: Option<&Path>, env: &Env) -> Result<gix_config::File> {
             s.push(name, value.as_deref().map(BStr::new))
                 .map_err(|e| config_error("parsing the command-line config", e))?;
         }
+        if !follow && has_includes(&cli) {
+            return Ok(None);
+        }
         cli.resolve_includes(options(false))
             .map_err(|e| config_error("following includes of the command-line config", e))?;
         append(&mut file, cli)?;
     }
-    Ok(file)
+    Ok(Some(file))
 }
 
 /// Reads one config file and its includes; `Ok(None)` if it does not exist. A syntax
@@ -1184,6 +1219,15 @@ mod tests {
             "[includeIf \"onbranch:{branch}\"]\n\tpath = ../ob\n"
         ));
         assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(false));
+        // Only the repository's file includes, its section spelled otherwise: the
+        // files are read again with the conditional context, as git reads them.
+        fx.write("home/.gitconfig", "[http]\n\tgetanyfile = true\n");
+        fx.repo_config(&format!(
+            "[IncludeIF \"onbranch:{branch}\"]\n\tpath = ../ob\n"
+        ));
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(false));
+        fx.repo_config("[http]\n\tuploadarchive = true\n");
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(true));
     }
 
     #[test]
