@@ -9,6 +9,20 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// For a long-running server: an allocation of 256 KiB or more (the reply of a
+/// large ref advertisement, `packed-refs` read whole) gets its own mapping and goes
+/// back to the system when freed. glibc otherwise raises that threshold after the
+/// first such free and keeps the memory in its per-thread arenas: a daemon that
+/// answered 8 clients at once with 10,000-ref advertisements kept ~30 MiB.
+pub fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; it takes plain
+    // integers and touches no memory of ours.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// What file descriptor 0 is, for mode detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fd0Kind {

@@ -45,6 +45,10 @@ pub fn effective_uid() -> u32 {
     0
 }
 
+/// For a long-running server: large allocations go back to the system when freed
+/// (the Windows heap does so by itself).
+pub fn return_large_allocations() {}
+
 /// The id of this process.
 pub fn process_id() -> u32 {
     std::process::id()

@@ -159,6 +159,7 @@ pub fn run(
     cfg: ServerConfig,
     should_stop: &dyn Fn() -> bool,
 ) -> i32 {
+    crate::os::return_large_allocations();
     let state = Arc::new(State {
         registry: Mutex::new(Registry::default()),
         changed: Condvar::new(),

@@ -95,6 +95,7 @@ pub fn effective_max_connections(asked: Option<usize>, nofile: u64) -> usize {
 
 /// Runs the server until a stop signal; returns the exit code.
 pub fn run(opts: ServeArgs) -> i32 {
+    crate::os::return_large_allocations();
     let root = match std::fs::canonicalize(&opts.dir) {
         Ok(root) if root.is_dir() => root,
         Ok(root) => {
