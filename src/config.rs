@@ -214,9 +214,15 @@ fn has_includes(file: &gix_config::File) -> bool {
 fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<gix_config::File>> {
     let home = env.get("HOME").map(os_path);
     let prefix = git_prefix(env);
-    let canonical_git_dir = git_dir
-        .filter(|_| follow)
-        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+    // git enters the repository and names it `.`: `gitdir:` patterns are matched
+    // against its real path and then its absolute path, `<real path>/.` (so
+    // `gitdir:/srv/r.git/` matches the bare repository /srv/r.git). gix-config
+    // tries the path it is given, then that path's real path: give it the second.
+    let canonical_git_dir = git_dir.filter(|_| follow).map(|d| {
+        std::fs::canonicalize(d)
+            .unwrap_or_else(|_| d.to_path_buf())
+            .join(".")
+    });
     let commondir = git_dir.map(commondir);
     let branch = match git_dir {
         Some(d) if follow => head_branch(d),
@@ -332,8 +338,9 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
         if !follow && has_includes(&cli) {
             return Ok(None);
         }
-        cli.resolve_includes(options(false))
-            .map_err(|e| config_error("following includes of the command-line config", e))?;
+        follow_includes(&mut cli, options(false), |e| {
+            config_error("following includes of the command-line config", e)
+        })?;
         append(&mut file, cli)?;
     }
     Ok(Some(file))
@@ -349,28 +356,107 @@ fn read_file(
     git_dir: Option<&Path>,
 ) -> Result<Option<gix_config::File>> {
     let path = m.path.clone().unwrap_or_default();
-    gix_config::File::from_paths_metadata_buf(&mut std::iter::once(m), buf, false, options).map_err(
-        |e| {
-            let shown = match git_dir.and_then(|d| path.strip_prefix(d).ok()) {
-                Some(rel) => format!("./{}", rel.display()),
-                None => path.display().to_string(),
-            };
-            match e.downcast_any_ref::<gix_config::parse::Error>() {
-                Some(parse) => HttpError::die(format!(
-                    "bad config line {} in file {shown}",
-                    parse.line_number()
-                )),
-                None => {
-                    // git: `warning: unable to access 'config': Is a directory`, then
-                    // `fatal: unknown error occurred while reading the configuration files`.
-                    let why = io_cause(&e).map_or_else(|| e.to_string(), crate::os::strerror);
-                    let shown = shown.strip_prefix("./").unwrap_or(&shown);
-                    log::warn!("warning: unable to access '{shown}': {why}");
-                    HttpError::die("unknown error occurred while reading the configuration files")
-                }
-            }
-        },
-    )
+    let no_follow = init::Options {
+        includes: includes::Options::no_follow(),
+        ..options
+    };
+    let file =
+        gix_config::File::from_paths_metadata_buf(&mut std::iter::once(m), buf, false, no_follow)
+            .map_err(|e| read_error(&e, &path, git_dir))?;
+    let Some(mut file) = file else {
+        return Ok(None);
+    };
+    follow_includes(&mut file, options, |e| read_error(e, &path, git_dir))?;
+    Ok(Some(file))
+}
+
+/// Follows the includes of `file` as git does, if `options` say to follow them.
+fn follow_includes(
+    file: &mut gix_config::File,
+    options: init::Options<'_>,
+    on_error: impl FnOnce(&gix_error::Error) -> HttpError,
+) -> Result<()> {
+    if options.includes.max_depth == 0 {
+        return Ok(());
+    }
+    respell_includes(file)?;
+    file.resolve_includes(options).map_err(|e| on_error(&e))?;
+    match odd_include(file) {
+        Some(odd) => Err(HttpError::die(format!(
+            "[{odd}] in an included config file: spell it [include] or [includeIf \"...\"] \
+             (git follows it, this program would not)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The header name of the first section that git would follow as an include but
+/// gix-config would not (a spelling other than `include`/`includeIf`).
+fn odd_include(file: &gix_config::File) -> Option<String> {
+    file.sections().find_map(|s| {
+        let h = s.header();
+        let name = h.name();
+        let odd = if h.subsection_name().is_none() {
+            name.eq_ignore_ascii_case(b"include") && name != "include"
+        } else {
+            name.eq_ignore_ascii_case(b"includeif") && name != "includeIf"
+        };
+        odd.then(|| name.to_string())
+    })
+}
+
+/// git matches section names in any case (`[Include]`, the command line's
+/// lowercased `includeif.<cond>.path`); gix-config follows only the spellings
+/// `include` and `includeIf`. Renames the others to those before following them.
+fn respell_includes(file: &mut gix_config::File) -> Result<()> {
+    let mut odd: Vec<(String, Option<BString>)> = Vec::new();
+    for s in file.sections() {
+        let h = s.header();
+        let name = h.name();
+        let wanted = match h.subsection_name() {
+            None if name.eq_ignore_ascii_case(b"include") => "include",
+            Some(_) if name.eq_ignore_ascii_case(b"includeif") => "includeIf",
+            _ => continue,
+        };
+        let key = (name.to_string(), h.subsection_name().map(BString::from));
+        if name != wanted && !odd.contains(&key) {
+            odd.push(key);
+        }
+    }
+    for (name, sub) in odd {
+        let wanted = if sub.is_some() {
+            "includeIf"
+        } else {
+            "include"
+        };
+        file.rename_section(&name, sub.as_ref().map(|b| b.as_ref()), wanted, sub.clone())
+            .map_err(|e| config_error("reading an include section", e))?;
+    }
+    Ok(())
+}
+
+/// git's message for a config file that cannot be read or parsed (the file named as
+/// git names it: relative to the repository, which git has entered, for repository
+/// files).
+fn read_error(e: &gix_error::Error, path: &Path, git_dir: Option<&Path>) -> HttpError {
+    let shown = match git_dir.and_then(|d| path.strip_prefix(d).ok()) {
+        Some(rel) => format!("./{}", rel.display()),
+        None => path.display().to_string(),
+    };
+    match e.downcast_any_ref::<gix_config::parse::Error>() {
+        Some(parse) => HttpError::die(format!(
+            "bad config line {} in file {shown}",
+            parse.line_number()
+        )),
+        None => {
+            // git: `warning: unable to access 'config': Is a directory`, then
+            // `fatal: unknown error occurred while reading the configuration files`.
+            let why = io_cause(e).map_or_else(|| e.to_string(), crate::os::strerror);
+            let shown = shown.strip_prefix("./").unwrap_or(&shown);
+            log::warn!("warning: unable to access '{shown}': {why}");
+            HttpError::die("unknown error occurred while reading the configuration files")
+        }
+    }
 }
 
 /// The `io::Error` somewhere in the source chain of `e`.
@@ -1228,6 +1314,51 @@ mod tests {
         assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(false));
         fx.repo_config("[http]\n\tuploadarchive = true\n");
         assert_eq!(fx.assert_same(&fx.env(&[])).uploadarchive, Some(true));
+    }
+
+    /// git matches section names in any case: `[Include]`, `[INCLUDEIF "..."]` and the
+    /// command line's lowercased `includeif.<cond>.path` are followed as git follows
+    /// them (gix-config alone follows only `include` and `includeIf`).
+    #[test]
+    fn includes_spelled_in_any_case() {
+        let fx = Fx::new();
+        let gd = fx.git_dir.to_str().unwrap().to_string();
+        fx.write("inc1", "[http]\n\tuploadpack = false\n");
+        fx.write("inc2", "[http]\n\treceivepack = true\n");
+        fx.write("inc3", "[http]\n\tuploadarchive = true\n");
+        fx.write("home/.gitconfig", "[Include]\n\tpath = ../inc1\n");
+        fx.repo_config(&format!(
+            "[INCLUDEIF \"gitdir:{gd}\"]\n\tpath = ../inc2\n\
+             [InClUdE]\n\tpath = ../inc3\n"
+        ));
+        let c = fx.assert_same(&fx.env(&[]));
+        assert_eq!(
+            (c.uploadpack, c.receivepack, c.uploadarchive),
+            (Some(false), Some(true), Some(true))
+        );
+        // The command line: section names come lowercased.
+        let cli = fx.write("cli", "[http]\n\tgetanyfile = no\n");
+        let params = format!("'includeIf.gitdir:{gd}.path'='{}'", cli.display());
+        assert!(
+            !fx.assert_same(&fx.env(&[("GIT_CONFIG_PARAMETERS", &params)]))
+                .getanyfile
+        );
+        let key = format!("INCLUDEIF.gitdir:{gd}.path");
+        let cli = cli.display().to_string();
+        let env = fx.env(&[
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", &key),
+            ("GIT_CONFIG_VALUE_0", &cli),
+        ]);
+        assert!(!fx.assert_same(&env).getanyfile);
+        // One level down, gix-config would not follow it: refused, never ignored.
+        fx.write("inc3", "[Include]\n\tpath = inc1\n");
+        let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
+        assert_eq!(e.status, 500);
+        assert!(
+            e.message.contains("[Include] in an included config file"),
+            "{e:?}"
+        );
     }
 
     #[test]

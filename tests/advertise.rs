@@ -243,22 +243,34 @@ fn compare_with(
     in_process: bool,
     caps_in_process: bool,
 ) {
-    let stock = stock_program();
-    // A first request learns the git binary (that one runs git).
-    site.cgi(Path::new(BIN), true, &requests()[0], repo, extra);
-    site.spawned();
     let hash = g(&site.path(repo), &["rev-parse", "--show-object-format"]);
-    let mut failures = Vec::new();
-    for req in requests() {
+    compare_expecting(site, repo, extra, &|req: &Req| {
         // git refuses an ls-refs whose object format is not the repository's: ours
         // leaves that to git.
         let caps =
             req.body.is_none() && req.service == "upload-pack" && req.protocol == Some("version=2");
-        let in_process = if caps {
+        Some(if caps {
             caps_in_process
         } else {
             in_process && (req.body.is_none() || req.format.unwrap_or("sha1") == hash)
-        };
+        })
+    })
+}
+
+/// Compares every request on `repo`; `expect` says for each whether ours must
+/// answer without git (Some(true)), through git (Some(false)), or either (None).
+fn compare_expecting(
+    site: &Site,
+    repo: &str,
+    extra: &[(&str, &str)],
+    expect: &dyn Fn(&Req) -> Option<bool>,
+) {
+    let stock = stock_program();
+    // A first request learns the git binary (that one runs git).
+    site.cgi(Path::new(BIN), true, &requests()[0], repo, extra);
+    site.spawned();
+    let mut failures = Vec::new();
+    for req in requests() {
         let theirs = site.cgi(&stock, false, &req, repo, extra);
         let ours = site.cgi(Path::new(BIN), true, &req, repo, extra);
         let log = site.spawned();
@@ -271,7 +283,9 @@ fn compare_with(
                 String::from_utf8_lossy(&ours)
             ));
         }
-        if ran_git == in_process {
+        if let Some(in_process) = expect(&req)
+            && ran_git == in_process
+        {
             failures.push(format!(
                 "{repo} {}: expected {}, git log: {log:?}",
                 req.name,
@@ -513,4 +527,118 @@ fn advertise_falls_back_to_git() {
     g(&repo, &["config", "core.repositoryformatversion", "1"]);
     g(&repo, &["config", "extensions.preciousObjects", "true"]);
     compare(&site, "x.git", &[], false);
+}
+
+/// Writes `data` as a loose object file under `hex` (not its hash, maybe).
+fn write_object_file(repo: &Path, hex: &str, data: &[u8]) {
+    let dir = repo.join("objects").join(&hex[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex[2..]), data).unwrap();
+}
+
+fn object_file(repo: &Path, hex: &str) -> Vec<u8> {
+    std::fs::read(repo.join("objects").join(&hex[..2]).join(&hex[2..])).unwrap()
+}
+
+/// The expectation for a repository with a tag only git peels: the upload-pack
+/// advertisements (v0, v1) and a full `ls-refs` with `peel` run git; the others
+/// (no peeling, or not reaching the tag) may be answered in-process.
+fn peels_through_git(req: &Req) -> Option<bool> {
+    let v0_upload =
+        req.body.is_none() && req.service == "upload-pack" && req.protocol != Some("version=2");
+    let body = req.body.as_deref().unwrap_or_default();
+    let peels_all = req.name.starts_with("ls-refs [\"peel\"")
+        && !String::from_utf8_lossy(body).contains("ref-prefix");
+    (v0_upload || peels_all).then_some(false)
+}
+
+/// Repositories that git treats in its own way (dies on, or declines to peel):
+/// ours leaves each to git, byte for byte the same reply.
+#[test]
+fn advertise_odd_repositories_fall_back_to_git() {
+    let site = Site::new("adv-odd");
+    // GIT_NAMESPACE ending in a slash: git dies.
+    rich_repo(&site, "ns.git", "sha1");
+    compare_with(&site, "ns.git", &[("GIT_NAMESPACE", "foo/")], false, false);
+    // A loose ref that is a directory of packed refs.
+    let repo = rich_repo(&site, "df.git", "sha1");
+    let c = g(&repo, &["rev-parse", "main"]);
+    g(&repo, &["update-ref", "refs/tags/v/1", &c]);
+    g(&repo, &["pack-refs", "--all"]);
+    std::fs::write(repo.join("refs/tags/v"), format!("{c}\n")).unwrap();
+    compare_with(&site, "df.git", &[], false, true);
+    // Loose tags git does not peel: stored under another name, a type line that is
+    // not the target's type; and one damaged past its first 4 KiB.
+    let repo = rich_repo(&site, "tags.git", "sha1");
+    let c = g(&repo, &["rev-parse", "main"]);
+    let mut message = String::new();
+    let mut x: u64 = 1;
+    while message.len() < 24_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        message.push_str(&format!("{:016x}", x));
+    }
+    g(&repo, &["tag", "-a", "-m", &message, "big", &c]);
+    let big = g(&repo, &["rev-parse", "big"]);
+    let renamed = "3".repeat(40);
+    write_object_file(&repo, &renamed, &object_file(&repo, &big));
+    std::fs::write(repo.join("refs/tags/renamed"), format!("{renamed}\n")).unwrap();
+    compare_expecting(&site, "tags.git", &[], &peels_through_git);
+    let repo = rich_repo(&site, "type.git", "sha1");
+    let c = g(&repo, &["rev-parse", "main"]);
+    let body = format!(
+        "object {c}\ntype blob\ntag odd\ntagger A <a@example.com> 1700000000 +0000\n\nodd\n"
+    );
+    let path = repo.join("odd-tag");
+    std::fs::write(&path, body).unwrap();
+    let odd = g(
+        &repo,
+        &[
+            "hash-object",
+            "-t",
+            "tag",
+            "--literally",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    );
+    g(&repo, &["update-ref", "refs/tags/odd", &odd]);
+    compare_expecting(&site, "type.git", &[], &peels_through_git);
+    let repo = rich_repo(&site, "damaged.git", "sha1");
+    let c = g(&repo, &["rev-parse", "main"]);
+    g(&repo, &["tag", "-a", "-m", &message, "big", &c]);
+    let big = g(&repo, &["rev-parse", "big"]);
+    let mut data = object_file(&repo, &big);
+    assert!(
+        data.len() > 8192,
+        "the tag is stored past 4 KiB: {}",
+        data.len()
+    );
+    let n = data.len();
+    data[n - 50] ^= 0x55;
+    write_object_file(&repo, &big, &data);
+    compare_expecting(&site, "damaged.git", &[], &peels_through_git);
+}
+
+/// git matches config section names in any case: an `[Include]` (or the command
+/// line's lowercased `includeif`) that hides refs hides them here too, in-process.
+#[test]
+fn advertise_includes_in_any_case() {
+    let site = Site::new("adv-inc");
+    let repo = rich_repo(&site, "i.git", "sha1");
+    let hide = site.path("hide.cfg");
+    std::fs::write(&hide, "[transfer]\n\thideRefs = refs/heads/b2\n").unwrap();
+    let mut config = std::fs::read_to_string(repo.join("config")).unwrap();
+    config.push_str(&format!("[Include]\n\tpath = {}\n", hide.display()));
+    std::fs::write(repo.join("config"), &config).unwrap();
+    compare(&site, "i.git", &[], true);
+    let hide2 = site.path("hide2.cfg");
+    std::fs::write(&hide2, "[uploadpack]\n\thideRefs = refs/tags/\n").unwrap();
+    let params = format!(
+        "'includeif.gitdir:{}/.path'='{}'",
+        std::fs::canonicalize(&repo).unwrap().display(),
+        hide2.display()
+    );
+    compare(&site, "i.git", &[("GIT_CONFIG_PARAMETERS", &params)], true);
 }

@@ -305,6 +305,11 @@ fn excluded_by_jump_list(r: &Ref, rules: &[Vec<u8>], namespace: &[u8]) -> bool {
 fn expand_namespace(raw: Option<&[u8]>) -> Res<Vec<u8>> {
     let mut out = Vec::new();
     let Some(raw) = raw else { return Ok(out) };
+    if raw.ends_with(b"/") {
+        // git's components keep their slash: `a/` makes `refs/namespaces/a/`, which
+        // fails its refname check (it dies).
+        return unsupported("GIT_NAMESPACE ends with a slash");
+    }
     for c in raw.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
         out.extend_from_slice(b"refs/namespaces/");
         out.extend_from_slice(c);

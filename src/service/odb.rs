@@ -319,21 +319,27 @@ impl Odb {
     }
 
     /// The target of the tag `oid` (`object` line) if it is a tag, else None.
+    ///
+    /// git peels with `parse_object`, which reads the whole tag, checks its hash and
+    /// its `object` and `type` lines, and gives up on the tag if any is wrong (it
+    /// then advertises no peeled line, or dies on a damaged object). Only a tag
+    /// that passes all of those is peeled here; any other is [`Unsupported`], so
+    /// git answers for it.
     fn tag_target(&self, oid: &Oid) -> Result<Option<Oid>, Unsupported> {
         let body = match self.locate(oid) {
             None => return unsupported("missing object while peeling"),
             Some(Location::Loose(path)) => {
-                let (kind, body) = read_loose(&path)?;
-                if kind != Kind::Tag {
+                // The header first: a ref to a large loose blob reads 4 KiB of it.
+                if read_loose(&path)?.0 != Kind::Tag {
                     return Ok(None);
                 }
-                body
+                read_loose_tag(&path)?
             }
             Some(Location::Packed(pack, i)) => {
                 let offset = idx_offset(pack, i, self.kind)?;
                 let h = entry_header(&pack.pack, offset, self.kind)?;
                 match h.kind {
-                    4 => inflate_prefix(&pack.pack[h.data_start..], h.size, usize::MAX)?,
+                    4 => inflate_exact(&pack.pack[h.data_start..], h.size, false)?,
                     1..=3 => return Ok(None),
                     _ => {
                         if self.packed_kind(pack, offset, 0)? != Kind::Tag {
@@ -344,16 +350,39 @@ impl Odb {
                 }
             }
         };
+        if object_id(self.kind, b"tag", &body).as_bytes() != oid.as_bytes() {
+            return unsupported("tag object does not match its name");
+        }
+        // git's parse_tag_buffer: `object <hex>\n`, `type <type>\n`, then anything.
+        let hex_len = self.kind.len() * 2;
+        if body.len() < hex_len + 24 {
+            return unsupported("malformed tag");
+        }
         let Some(rest) = body.strip_prefix(b"object ") else {
             return unsupported("tag without object line");
         };
-        let hex_len = self.kind.len() * 2;
-        if rest.len() <= hex_len || rest[hex_len] != b'\n' {
+        if rest[hex_len] != b'\n' {
             return unsupported("malformed tag");
         }
-        match Oid::from_hex(&rest[..hex_len], self.kind) {
-            Some(o) => Ok(Some(o)),
-            None => unsupported("malformed tag"),
+        let Some(target) = Oid::from_hex(&rest[..hex_len], self.kind) else {
+            return unsupported("malformed tag");
+        };
+        let Some(ty) = rest[hex_len + 1..].strip_prefix(b"type ") else {
+            return unsupported("tag without type line");
+        };
+        let declared = ty
+            .iter()
+            .position(|&b| b == b'\n')
+            .and_then(|nl| Kind::from_name(&ty[..nl]));
+        let Some(declared) = declared else {
+            return unsupported("tag with an unknown type");
+        };
+        match self.kind(&target)? {
+            None => unsupported("tag points to a missing object"),
+            // git looks the target up as the declared type; what it does when the
+            // object is of another type depends on what it read before.
+            Some(actual) if actual != declared => unsupported("tag type does not match its object"),
+            Some(_) => Ok(Some(target)),
         }
     }
 
@@ -366,9 +395,6 @@ impl Odb {
             match self.tag_target(&cur)? {
                 None => return Ok(if peeled { Some(cur) } else { None }),
                 Some(next) => {
-                    if !self.contains(&next) {
-                        return unsupported("tag points to a missing object");
-                    }
                     cur = next;
                     peeled = true;
                 }
@@ -535,6 +561,94 @@ fn inflate_with(
     }
 }
 
+/// The largest tag peeled in-process (git peels larger ones).
+const MAX_TAG: usize = 1 << 20;
+
+/// Inflates a whole zlib stream that must hold exactly `size` bytes; with
+/// `whole_input`, nothing may follow the stream (a loose object file).
+fn inflate_exact(data: &[u8], size: usize, whole_input: bool) -> Result<Vec<u8>, Unsupported> {
+    if size > MAX_TAG {
+        return unsupported("large tag");
+    }
+    let mut z = Decompress::new(true);
+    // One byte of room past `size` tells a longer stream from an exact one.
+    let mut out = Vec::with_capacity(size + 1);
+    loop {
+        let in_before = z.total_in() as usize;
+        let out_before = out.len();
+        let status = z
+            .decompress_vec(
+                &data[in_before.min(data.len())..],
+                &mut out,
+                FlushDecompress::None,
+            )
+            .map_err(|e| Unsupported(format!("inflate: {e}")))?;
+        if status == Status::StreamEnd {
+            break;
+        }
+        if out.len() > size {
+            return unsupported("object longer than its header says");
+        }
+        if out.len() == out_before && z.total_in() as usize == in_before {
+            return unsupported("truncated zlib stream");
+        }
+    }
+    if out.len() != size || (whole_input && z.total_in() as usize != data.len()) {
+        return unsupported("object size or stream end does not match");
+    }
+    Ok(out)
+}
+
+/// The whole body of the loose tag at `path`, checked as git checks a loose object
+/// it reads: a complete zlib stream (its checksum included), nothing after it, a
+/// body as long as the header says.
+fn read_loose_tag(path: &Path) -> Result<Vec<u8>, Unsupported> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TAG as u64 + 1).read_to_end(&mut data))
+        .map_err(|e| Unsupported(format!("reading object: {e}")))?;
+    if data.len() > MAX_TAG {
+        return unsupported("large tag");
+    }
+    // The header is at most "tag " and 20 digits and a NUL.
+    let head = inflate_prefix(&data, usize::MAX, 32)?;
+    let nul = head
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| Unsupported("bad loose object header".into()))?;
+    let size = std::str::from_utf8(head[..nul].strip_prefix(b"tag ").unwrap_or(b"x"))
+        .ok()
+        .filter(|d| !d.starts_with('0') || *d == "0")
+        .and_then(|d| d.parse::<usize>().ok())
+        .ok_or_else(|| Unsupported("bad loose object header".into()))?;
+    let mut all = inflate_exact(&data, nul + 1 + size, true)?;
+    all.drain(..nul + 1);
+    Ok(all)
+}
+
+/// The object id of an object of type `kind` with `body`.
+fn object_id(hash: HashKind, kind: &[u8], body: &[u8]) -> Oid {
+    let header = format!("{} {}\0", String::from_utf8_lossy(kind), body.len());
+    let digest: Vec<u8> = match hash {
+        HashKind::Sha1 => {
+            use sha1::Digest;
+            let mut h = sha1::Sha1::new();
+            h.update(header.as_bytes());
+            h.update(body);
+            h.finalize().to_vec()
+        }
+        HashKind::Sha256 => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(header.as_bytes());
+            h.update(body);
+            h.finalize().to_vec()
+        }
+    };
+    Oid::from_bytes(&digest).expect("a digest is an object id")
+}
+
 /// A loose object's type and the start of its body (at least the first 192
 /// bytes, enough for a tag's `object` line). Only the first 4 KiB of the file are
 /// read: a ref to a large loose blob costs one small read, not the blob.
@@ -563,37 +677,113 @@ fn read_loose(path: &Path) -> Result<(Kind, Vec<u8>), Unsupported> {
 mod tests {
     use super::*;
 
+    /// Writes a loose object stored without compression (the file is as large as
+    /// the object) under `hex`; returns its path.
+    fn write_loose(dir: &Path, hex: &str, content: &[u8]) -> PathBuf {
+        use std::io::Write;
+        let d = dir.join(&hex[..2]);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
+        z.write_all(content).unwrap();
+        let path = d.join(&hex[2..]);
+        std::fs::write(&path, z.finish().unwrap()).unwrap();
+        path
+    }
+
+    /// Writes a loose object under its real id; returns the id.
+    fn put(dir: &Path, kind: &str, body: &[u8]) -> Oid {
+        let id = object_id(HashKind::Sha1, kind.as_bytes(), body);
+        let mut content = format!("{kind} {}\0", body.len()).into_bytes();
+        content.extend_from_slice(body);
+        write_loose(dir, &id.to_hex(), &content);
+        id
+    }
+
     /// Peeling a ref to a large loose blob reads the start of the file only; a
     /// loose tag still peels.
     #[test]
     fn loose_objects_are_read_only_as_far_as_needed() {
-        use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
-        let write = |hex: &str, content: &[u8]| {
-            let d = dir.path().join(&hex[..2]);
-            std::fs::create_dir_all(&d).unwrap();
-            // Stored without compression: the file is as large as the object.
-            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
-            z.write_all(content).unwrap();
-            std::fs::write(d.join(&hex[2..]), z.finish().unwrap()).unwrap();
-        };
-        let blob = "1".repeat(40);
-        let mut big = b"blob 8388608\0".to_vec();
-        big.resize(big.len() + (8 << 20), b'x');
-        write(&blob, &big);
-        let tag = "2".repeat(40);
-        write(
-            &tag,
-            format!("tag 60\0object {blob}\ntype blob\ntag v1\n\nmessage").as_bytes(),
+        let blob = put(dir.path(), "blob", &vec![b'x'; 8 << 20]);
+        let hex = blob.to_hex();
+        let tag = put(
+            dir.path(),
+            "tag",
+            format!("object {hex}\ntype blob\ntag v1\n\nmessage").as_bytes(),
         );
-        let path = dir.path().join(&blob[..2]).join(&blob[2..]);
+        let path = dir.path().join(&hex[..2]).join(&hex[2..]);
         let (kind, start) = read_loose(&path).unwrap();
         assert_eq!(kind, Kind::Blob);
         assert!(start.len() < 4096, "read {} bytes", start.len());
         let odb = Odb::open(dir.path(), HashKind::Sha1).unwrap();
+        assert_eq!(odb.peel(&blob).unwrap(), None);
+        assert_eq!(odb.peel(&tag).unwrap(), Some(blob));
+    }
+
+    /// A tag git would not peel (or would die on) is left to git: a name that is
+    /// not its hash, a type line that is missing, unknown or not the target's type,
+    /// a damaged stream (also past the first 4 KiB), a size that does not match.
+    #[test]
+    fn tags_git_would_not_peel_are_unsupported() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let commit = put(
+            d,
+            "commit",
+            b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n",
+        );
+        let hex = commit.to_hex();
+        let good = format!("object {hex}\ntype commit\ntag v\n\n{}", "m".repeat(8000));
+        let good_id = put(d, "tag", good.as_bytes());
+        let mut cases: Vec<(&str, Oid)> = Vec::new();
+        // Stored under another name.
+        let path = d.join(&good_id.to_hex()[..2]).join(&good_id.to_hex()[2..]);
+        let renamed = "3".repeat(40);
+        std::fs::create_dir_all(d.join("33")).unwrap();
+        std::fs::copy(&path, d.join("33").join(&renamed[2..])).unwrap();
         let id = |h: &str| Oid::from_hex(h.as_bytes(), HashKind::Sha1).unwrap();
-        assert_eq!(odb.peel(&id(&blob)).unwrap(), None);
-        assert_eq!(odb.peel(&id(&tag)).unwrap(), Some(id(&blob)));
+        cases.push(("renamed", id(&renamed)));
+        for (what, body) in [
+            ("no type", format!("object {hex}\ntag v\n\nmessage message")),
+            (
+                "bad type",
+                format!("object {hex}\ntype cheese\ntag v\n\nmessage"),
+            ),
+            (
+                "wrong type",
+                format!("object {hex}\ntype blob\ntag v\n\nmessage"),
+            ),
+            ("short", format!("object {hex}\n")),
+        ] {
+            cases.push((what, put(d, "tag", body.as_bytes())));
+        }
+        // A damaged stream after the first 4 KiB: one byte of the stored message
+        // (the checksum no longer matches), then the file cut short.
+        let mut data = std::fs::read(&path).unwrap();
+        let n = data.len();
+        data[n - 100] ^= 1;
+        let bad = "4".repeat(40);
+        write_raw(d, &bad, &data);
+        cases.push(("bad checksum", id(&bad)));
+        let cut = "5".repeat(40);
+        write_raw(d, &cut, &std::fs::read(&path).unwrap()[..n - 10]);
+        cases.push(("truncated", id(&cut)));
+        let mut long = std::fs::read(&path).unwrap();
+        long.extend_from_slice(b"garbage");
+        let garbage = "6".repeat(40);
+        write_raw(d, &garbage, &long);
+        cases.push(("garbage after the stream", id(&garbage)));
+        let odb = Odb::open(d, HashKind::Sha1).unwrap();
+        assert_eq!(odb.peel(&good_id).unwrap(), Some(commit));
+        for (what, oid) in cases {
+            assert!(odb.peel(&oid).is_err(), "{what}");
+        }
+    }
+
+    fn write_raw(dir: &Path, hex: &str, data: &[u8]) {
+        let d = dir.join(&hex[..2]);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(&hex[2..]), data).unwrap();
     }
 
     #[test]
