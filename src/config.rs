@@ -223,6 +223,14 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
             .unwrap_or_else(|_| d.to_path_buf())
             .join(".")
     });
+    let gitdir_ctx = IncludeContext {
+        git_dir_real: git_dir
+            .filter(|_| follow)
+            .and_then(real_path)
+            .map(|p| slashes(crate::os::os_to_bytes(p.into_os_string()))),
+        home: home.clone(),
+        prefix: prefix.clone(),
+    };
     let commondir = git_dir.map(commondir);
     let branch = match git_dir {
         Some(d) if follow => head_branch(d),
@@ -236,13 +244,18 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
     };
     let options = |ignore_io_errors| init::Options {
         includes: if follow {
-            includes::Options::follow(
-                interpolate,
-                includes::conditional::Context {
-                    git_dir: canonical_git_dir.as_deref(),
-                    branch_name: branch_ref,
-                },
-            )
+            includes::Options {
+                // git allows a chain of 10 included files and dies at the 11th;
+                // gix-config refuses to enter depth `max_depth`.
+                max_depth: MAX_INCLUDE_DEPTH + 1,
+                ..includes::Options::follow(
+                    interpolate,
+                    includes::conditional::Context {
+                        git_dir: canonical_git_dir.as_deref(),
+                        branch_name: branch_ref,
+                    },
+                )
+            }
         } else {
             includes::Options::no_follow()
         },
@@ -286,7 +299,7 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
     protected.retain(|m| m.path.as_ref().is_some_and(|p| !p.as_os_str().is_empty()));
     let mut file = gix_config::File::default();
     for m in protected {
-        if let Some(f) = read_file(m, &mut buf, options(true), None)? {
+        if let Some(f) = read_file(m, &mut buf, options(true), &gitdir_ctx, None)? {
             if !follow && has_includes(&f) {
                 return Ok(None);
             }
@@ -296,7 +309,8 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
 
     if let (Some(git_dir), Some(commondir)) = (git_dir, commondir) {
         let local = meta(commondir.join("config"), gix_config::Source::Local);
-        if let Some(repo) = read_file(local, &mut buf, options(false), Some(git_dir))? {
+        if let Some(repo) = read_file(local, &mut buf, options(false), &gitdir_ctx, Some(git_dir))?
+        {
             if !follow && has_includes(&repo) {
                 return Ok(None);
             }
@@ -313,7 +327,9 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
                     git_dir.join("config.worktree"),
                     gix_config::Source::Worktree,
                 );
-                if let Some(wt) = read_file(wt, &mut buf, options(false), Some(git_dir))? {
+                if let Some(wt) =
+                    read_file(wt, &mut buf, options(false), &gitdir_ctx, Some(git_dir))?
+                {
                     if !follow && has_includes(&wt) {
                         return Ok(None);
                     }
@@ -338,7 +354,7 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
         if !follow && has_includes(&cli) {
             return Ok(None);
         }
-        follow_includes(&mut cli, options(false), |e| {
+        follow_includes(&mut cli, options(false), &gitdir_ctx, |e| {
             config_error("following includes of the command-line config", e)
         })?;
         append(&mut file, cli)?;
@@ -353,6 +369,7 @@ fn read_file(
     m: Metadata,
     buf: &mut Vec<u8>,
     options: init::Options<'_>,
+    ctx: &IncludeContext,
     git_dir: Option<&Path>,
 ) -> Result<Option<gix_config::File>> {
     let path = m.path.clone().unwrap_or_default();
@@ -366,22 +383,46 @@ fn read_file(
     let Some(mut file) = file else {
         return Ok(None);
     };
-    follow_includes(&mut file, options, |e| read_error(e, &path, git_dir))?;
+    follow_includes(&mut file, options, ctx, |e| read_error(e, &path, git_dir))?;
     Ok(Some(file))
 }
 
+/// git's `MAX_INCLUDE_DEPTH`.
+const MAX_INCLUDE_DEPTH: u8 = 10;
+
+/// What git's `gitdir:` include conditions are evaluated with.
+struct IncludeContext {
+    /// The repository's real path (`/` separators); None: no repository, where
+    /// no `gitdir:` condition holds.
+    git_dir_real: Option<Vec<u8>>,
+    home: Option<PathBuf>,
+    prefix: PathBuf,
+}
+
 /// Follows the includes of `file` as git does, if `options` say to follow them.
+///
+/// gix-config follows only sections spelled `include` and `includeIf`, and its
+/// `gitdir:` matching differs from git's in corners (the absolute path git tries
+/// second, the literal prefix of `./` patterns, the real path of the config file).
+/// So the sections of `file` itself are rewritten first: a `gitdir:` condition is
+/// decided here, by git's rules, and its section becomes `[include]` (true) or
+/// `[include "..."]` (false: never followed); other conditions are respelled
+/// `includeIf`; `[Include]` becomes `[include]`. Files included from there are
+/// left to gix-config; one with an include spelled otherwise, that git would
+/// follow, is refused rather than silently not followed.
 fn follow_includes(
     file: &mut gix_config::File,
     options: init::Options<'_>,
+    ctx: &IncludeContext,
     on_error: impl FnOnce(&gix_error::Error) -> HttpError,
 ) -> Result<()> {
     if options.includes.max_depth == 0 {
         return Ok(());
     }
-    respell_includes(file)?;
+    rewrite_includes(file, ctx)?;
+    check_include_paths(file, ctx)?;
     file.resolve_includes(options).map_err(|e| on_error(&e))?;
-    match odd_include(file) {
+    match odd_include(file, ctx) {
         Some(odd) => Err(HttpError::die(format!(
             "[{odd}] in an included config file: spell it [include] or [includeIf \"...\"] \
              (git follows it, this program would not)"
@@ -390,49 +431,223 @@ fn follow_includes(
     }
 }
 
-/// The header name of the first section that git would follow as an include but
-/// gix-config would not (a spelling other than `include`/`includeIf`).
-fn odd_include(file: &gix_config::File) -> Option<String> {
+/// How git reads an include section's header: Some(None) for `[include]`,
+/// Some(Some(condition)) for `[includeIf "condition"]`, in any case; else None.
+fn include_kind<'a>(name: &BStr, sub: Option<&'a BStr>) -> Option<Option<&'a BStr>> {
+    match sub {
+        None if name.eq_ignore_ascii_case(b"include") => Some(None),
+        Some(c) if name.eq_ignore_ascii_case(b"includeif") => Some(Some(c)),
+        _ => None,
+    }
+}
+
+/// The header of the first section, from an included file, that git would follow
+/// as an include and gix-config would not (spelled other than `include` or
+/// `includeIf`, its condition true or not decided here).
+fn odd_include(file: &gix_config::File, ctx: &IncludeContext) -> Option<String> {
     file.sections().find_map(|s| {
         let h = s.header();
         let name = h.name();
-        let odd = if h.subsection_name().is_none() {
-            name.eq_ignore_ascii_case(b"include") && name != "include"
-        } else {
-            name.eq_ignore_ascii_case(b"includeif") && name != "includeIf"
-        };
-        odd.then(|| name.to_string())
+        let cond = include_kind(name, h.subsection_name())?;
+        if name == "include" || name == "includeIf" {
+            return None;
+        }
+        let config_path = s.meta().path.as_deref();
+        let holds = cond.is_none_or(|c| gitdir_condition(c, config_path, ctx) != Some(false));
+        holds.then(|| name.to_string())
     })
 }
 
-/// git matches section names in any case (`[Include]`, the command line's
-/// lowercased `includeif.<cond>.path`); gix-config follows only the spellings
-/// `include` and `includeIf`. Renames the others to those before following them.
-fn respell_includes(file: &mut gix_config::File) -> Result<()> {
-    let mut odd: Vec<(String, Option<BString>)> = Vec::new();
+/// The rewrite [`follow_includes`] describes, for the sections of `file` itself.
+fn rewrite_includes(file: &mut gix_config::File, ctx: &IncludeContext) -> Result<()> {
+    let mut renames: Vec<(String, Option<BString>, &str, Option<BString>)> = Vec::new();
     for s in file.sections() {
         let h = s.header();
         let name = h.name();
-        let wanted = match h.subsection_name() {
-            None if name.eq_ignore_ascii_case(b"include") => "include",
-            Some(_) if name.eq_ignore_ascii_case(b"includeif") => "includeIf",
-            _ => continue,
+        let sub = h.subsection_name();
+        let Some(cond) = include_kind(name, sub) else {
+            continue;
         };
-        let key = (name.to_string(), h.subsection_name().map(BString::from));
-        if name != wanted && !odd.contains(&key) {
-            odd.push(key);
+        let to = match cond {
+            None => ("include", None),
+            Some(c) => match gitdir_condition(c, s.meta().path.as_deref(), ctx) {
+                Some(true) => ("include", None),
+                Some(false) => ("include", Some(BString::from("gitdir condition not met"))),
+                None => ("includeIf", Some(BString::from(c))),
+            },
+        };
+        if (name.as_ref() as &[u8], sub) == (to.0.as_bytes(), to.1.as_ref().map(|b| b.as_ref())) {
+            continue;
+        }
+        let key = (name.to_string(), sub.map(BString::from), to.0, to.1);
+        if !renames.contains(&key) {
+            renames.push(key);
         }
     }
-    for (name, sub) in odd {
-        let wanted = if sub.is_some() {
-            "includeIf"
-        } else {
-            "include"
-        };
-        file.rename_section(&name, sub.as_ref().map(|b| b.as_ref()), wanted, sub.clone())
+    for (name, sub, to, to_sub) in renames {
+        file.rename_section(&name, sub.as_ref().map(|b| b.as_ref()), to, to_sub)
             .map_err(|e| config_error("reading an include section", e))?;
     }
     Ok(())
+}
+
+/// git dies on an `[include]` path it cannot use (no value, a `~user` it cannot
+/// expand, a relative path on the command line, a directory) where gix-config
+/// skips it; and it reads the paths of one section in order, where gix-config
+/// splices each file right after the section (so several come out reversed: they
+/// are put in reverse order here).
+fn check_include_paths(file: &mut gix_config::File, ctx: &IncludeContext) -> Result<()> {
+    let ids: Vec<_> = file
+        .sections_and_ids()
+        .filter(|(s, _)| s.header().name() == "include" && s.header().subsection_name().is_none())
+        .map(|(_, id)| id)
+        .collect();
+    for id in ids {
+        let Some(mut section) = file.section_mut_by_id(id) else {
+            continue;
+        };
+        // The values, last first (with None for a `path` without `=`).
+        let mut popped: Vec<Option<BString>> = Vec::new();
+        while let Some(v) = section.value_implicit("path") {
+            popped.push(v);
+            section.remove("path");
+        }
+        let dir = section
+            .meta()
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        // git names the repository's own files relatively (`config`): an empty
+        // path there is the empty path, which does not exist.
+        let own_file = matches!(
+            section.meta().source,
+            gix_config::Source::Local | gix_config::Source::Worktree
+        );
+        for v in popped.iter().rev() {
+            let Some(v) = v else {
+                return Err(HttpError::die("missing value for 'include.path'"));
+            };
+            if v.is_empty() && own_file {
+                continue;
+            }
+            let Some(expanded) = interpolate_path(v, ctx.home.as_deref(), &ctx.prefix) else {
+                return Err(HttpError::die(format!(
+                    "could not expand include path '{v}'"
+                )));
+            };
+            let full = if expanded.is_absolute() {
+                expanded
+            } else {
+                match &dir {
+                    Some(d) => d.join(expanded),
+                    None => {
+                        return Err(HttpError::die(
+                            "relative config includes must come from files",
+                        ));
+                    }
+                }
+            };
+            if full.is_dir() {
+                return Err(HttpError::die(format!(
+                    "unable to read include file '{}': Is a directory",
+                    full.display()
+                )));
+            }
+        }
+        // Last first: gix-config puts each file right after the section, so the
+        // first path's file ends up first.
+        for v in popped.into_iter().flatten() {
+            section
+                .push("path", Some(v.as_ref()))
+                .map_err(|e| config_error("reading an include section", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `/` separators, as git shows paths on every system.
+fn slashes(mut bytes: Vec<u8>) -> Vec<u8> {
+    if cfg!(windows) {
+        for b in &mut bytes {
+            if *b == b'\\' {
+                *b = b'/';
+            }
+        }
+    }
+    bytes
+}
+
+/// git's `include_by_gitdir` for a `gitdir:` or `gitdir/i:` condition (None for
+/// another condition): the pattern, `~`/`%(prefix)` expanded, `./` taken relative
+/// to the real path of the config file (whose directory is then a literal
+/// prefix), `**/` before a relative one, `**` after a trailing slash; matched
+/// against the repository's real path, then against git's absolute path of `.`
+/// (`<real path>/.`: git enters the repository).
+fn gitdir_condition(cond: &BStr, config_path: Option<&Path>, ctx: &IncludeContext) -> Option<bool> {
+    let (pattern, icase) = if let Some(p) = cond.strip_prefix(b"gitdir:") {
+        (p, false)
+    } else if let Some(p) = cond.strip_prefix(b"gitdir/i:") {
+        (p, true)
+    } else {
+        return None;
+    };
+    let Some(real) = &ctx.git_dir_real else {
+        return Some(false);
+    };
+    let mut pat = match interpolate_path(pattern, ctx.home.as_deref(), &ctx.prefix) {
+        Some(p) => slashes(crate::os::os_to_bytes(p.into_os_string())),
+        None => pattern.to_vec(),
+    };
+    let mut literal = 0;
+    if pat.starts_with(b"./") || (cfg!(windows) && pat.starts_with(b".\\")) {
+        let Some(config_path) = config_path else {
+            log::warn!("error: relative config include conditionals must come from files");
+            return Some(false);
+        };
+        let Some(file) = real_path(config_path) else {
+            return Some(false);
+        };
+        let file = slashes(crate::os::os_to_bytes(file.into_os_string()));
+        let slash = file.iter().rposition(|&b| b == b'/')?;
+        pat.splice(0..1, file[..slash].iter().copied());
+        literal = slash + 1;
+    } else if !(pat.starts_with(b"/") || os_path(&pat).is_absolute()) {
+        pat.splice(0..0, b"**/".iter().copied());
+    }
+    if pat.ends_with(b"/") {
+        pat.extend_from_slice(b"**");
+    }
+    let mode = if icase {
+        gix_glob::wildmatch::Mode::NO_MATCH_SLASH_LITERAL | gix_glob::wildmatch::Mode::IGNORE_CASE
+    } else {
+        gix_glob::wildmatch::Mode::NO_MATCH_SLASH_LITERAL
+    };
+    let mut absolute = real.clone();
+    absolute.extend_from_slice(if real.ends_with(b"/") { b"." } else { b"/." });
+    for text in [real, &absolute] {
+        if literal > 0 {
+            if text.len() < literal {
+                return Some(false);
+            }
+            let (a, b) = (&pat[..literal], &text[..literal]);
+            if !(if icase {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }) {
+                return Some(false);
+            }
+        }
+        if gix_glob::wildmatch(
+            BStr::new(&pat[literal..]),
+            BStr::new(&text[literal..]),
+            mode,
+        ) {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// git's message for a config file that cannot be read or parsed (the file named as
@@ -514,12 +729,40 @@ fn commondir(git_dir: &Path) -> PathBuf {
 
 /// The branch `HEAD` points to, for `includeIf "onbranch:..."` (files backend only).
 fn head_branch(git_dir: &Path) -> Option<gix_ref::FullName> {
-    let data = std::fs::read(git_dir.join("HEAD")).ok()?;
-    let target = data.strip_prefix(b"ref:")?.trim_ascii();
-    if !target.starts_with(b"refs/heads/") {
+    // git resolves HEAD through symbolic refs (files with `ref: `, or symlinks into
+    // refs/) to the name at the end, which need not exist.
+    let mut name = b"HEAD".to_vec();
+    let mut resolved = false;
+    for _ in 0..5 {
+        let path = git_dir.join(os_path(&name));
+        let next = match std::fs::read_link(&path) {
+            Ok(target) => {
+                let target = crate::os::os_to_bytes(target.into_os_string());
+                if !target.starts_with(b"refs/") {
+                    return None;
+                }
+                target
+            }
+            Err(_) => match std::fs::read(&path) {
+                Ok(data) => match data.strip_prefix(b"ref:") {
+                    Some(target) => target.trim_ascii().to_vec(),
+                    None => {
+                        resolved = true;
+                        break;
+                    }
+                },
+                Err(_) => {
+                    resolved = true;
+                    break;
+                }
+            },
+        };
+        name = next;
+    }
+    if !resolved || !name.starts_with(b"refs/heads/") {
         return None;
     }
-    gix_ref::FullName::try_from(BString::from(target)).ok()
+    gix_ref::FullName::try_from(BString::from(name)).ok()
 }
 
 /// `git_env_bool(name, 0)`: a bad value is fatal, as in git.
@@ -1351,7 +1594,47 @@ mod tests {
             ("GIT_CONFIG_VALUE_0", &cli),
         ]);
         assert!(!fx.assert_same(&env).getanyfile);
-        // One level down, gix-config would not follow it: refused, never ignored.
+        // `gitdir:./` in the repository's own config: git compares the literal
+        // directory `<repo>/` with the shorter `<repo>` and gives up.
+        fx.write("inc4", "[http]\n\tgetanyfile = false\n");
+        fx.repo_config("[includeIf \"gitdir:./\"]\n\tpath = ../inc4\n");
+        assert!(fx.assert_same(&fx.env(&[])).getanyfile);
+        // onbranch: through a chain of symbolic refs, and a symlinked HEAD.
+        let head = std::fs::read_to_string(fx.git_dir.join("HEAD")).unwrap();
+        let branch = head.trim().rsplit('/').next().unwrap().to_string();
+        std::fs::create_dir_all(fx.git_dir.join("refs/heads")).unwrap();
+        std::fs::write(
+            fx.git_dir.join("refs/heads/alias"),
+            format!("ref: refs/heads/{branch}\n"),
+        )
+        .unwrap();
+        std::fs::write(fx.git_dir.join("HEAD"), "ref: refs/heads/alias\n").unwrap();
+        fx.repo_config(&format!(
+            "[includeIf \"onbranch:{branch}\"]\n\tpath = ../inc4\n"
+        ));
+        assert!(!fx.assert_same(&fx.env(&[])).getanyfile);
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(fx.git_dir.join("HEAD")).unwrap();
+            std::os::unix::fs::symlink(format!("refs/heads/{branch}"), fx.git_dir.join("HEAD"))
+                .unwrap();
+            assert!(!fx.assert_same(&fx.env(&[])).getanyfile);
+        }
+        std::fs::write(fx.git_dir.join("HEAD"), head).unwrap();
+        // A chain of 10 included files is followed, as git follows it.
+        for i in 1..10 {
+            fx.write(
+                &format!("chain/f{i}"),
+                &format!("[include]\n\tpath = f{}\n", i + 1),
+            );
+        }
+        fx.write("chain/f10", "[http]\n\tuploadpack = true\n");
+        fx.repo_config("[include]\n\tpath = ../chain/f1\n");
+        assert_eq!(fx.assert_same(&fx.env(&[])).uploadpack, Some(true));
+        // One level down, gix-config would not follow it: refused, never ignored
+        // (unless its gitdir: condition is false).
+        fx.write("inc3", "[INCLUDEIF \"gitdir:/nowhere/\"]\n\tpath = inc1\n");
+        assert!(load(&fx.git_dir, &fx.env(&[])).is_ok());
         fx.write("inc3", "[Include]\n\tpath = inc1\n");
         let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
         assert_eq!(e.status, 500);

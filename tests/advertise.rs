@@ -144,7 +144,8 @@ impl Site {
         }
         let mut child = cmd.spawn().unwrap();
         let body = req.body.clone().unwrap_or_default();
-        child.stdin.take().unwrap().write_all(&body).unwrap();
+        // A program that dies early (a bad config) need not read the body.
+        let _ = child.stdin.take().unwrap().write_all(&body);
         let out = child.wait_with_output().unwrap();
         out.stdout
     }
@@ -604,6 +605,20 @@ fn advertise_odd_repositories_fall_back_to_git() {
         ],
     );
     g(&repo, &["update-ref", "refs/tags/odd", &odd]);
+    // No `tag` line: git's parse_tag_buffer refuses it.
+    std::fs::write(&path, format!("object {c}\ntype commit\n\nno tag line\n")).unwrap();
+    let notag = g(
+        &repo,
+        &[
+            "hash-object",
+            "-t",
+            "tag",
+            "--literally",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(repo.join("refs/tags/notag"), format!("{notag}\n")).unwrap();
     compare_expecting(&site, "type.git", &[], &peels_through_git);
     let repo = rich_repo(&site, "damaged.git", "sha1");
     let c = g(&repo, &["rev-parse", "main"]);
@@ -641,4 +656,43 @@ fn advertise_includes_in_any_case() {
         hide2.display()
     );
     compare(&site, "i.git", &[("GIT_CONFIG_PARAMETERS", &params)], true);
+}
+
+/// Include paths git cannot use make it die (500, same bytes from both); several
+/// paths of one `[include]` are read in order.
+#[test]
+fn advertise_include_paths_as_git_reads_them() {
+    let site = Site::new("adv-incpath");
+    let repo = rich_repo(&site, "p.git", "sha1");
+    let original = std::fs::read_to_string(repo.join("config")).unwrap();
+    let deny = site.path("deny.cfg");
+    // Hide the tags, show them again (the later rule wins).
+    std::fs::write(&deny, "[transfer]\n\thideRefs = refs/tags/\n").unwrap();
+    let allow = site.path("allow.cfg");
+    std::fs::write(&allow, "[transfer]\n\thideRefs = !refs/tags/\n").unwrap();
+    let any = |_: &Req| None;
+    for extra in [
+        "[include]\n\tpath\n".to_string(),
+        "[include]\n\tpath =\n".to_string(),
+        format!("[include]\n\tpath = {}\n", site.root.0.display()),
+        "[include]\n\tpath = ~nosuchuser-here/x\n".to_string(),
+        format!(
+            "[include]\n\tpath = {}\n\tpath = {}\n",
+            deny.display(),
+            allow.display()
+        ),
+        format!(
+            "[include]\n\tpath = {}\n\tpath = {}\n",
+            allow.display(),
+            deny.display()
+        ),
+        "[includeIf \"gitdir:./\"]\n\tpath = ../deny.cfg\n".to_string(),
+    ] {
+        std::fs::write(repo.join("config"), format!("{original}{extra}")).unwrap();
+        compare_expecting(&site, "p.git", &[], &any);
+    }
+    std::fs::write(repo.join("config"), &original).unwrap();
+    for params in ["'include.path'=''", "'include.path'"] {
+        compare_expecting(&site, "p.git", &[("GIT_CONFIG_PARAMETERS", params)], &any);
+    }
 }

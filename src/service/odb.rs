@@ -370,13 +370,17 @@ impl Odb {
         let Some(ty) = rest[hex_len + 1..].strip_prefix(b"type ") else {
             return unsupported("tag without type line");
         };
-        let declared = ty
-            .iter()
-            .position(|&b| b == b'\n')
-            .and_then(|nl| Kind::from_name(&ty[..nl]));
-        let Some(declared) = declared else {
+        let Some(nl) = ty.iter().position(|&b| b == b'\n') else {
+            return unsupported("malformed tag");
+        };
+        let Some(declared) = Kind::from_name(&ty[..nl]) else {
             return unsupported("tag with an unknown type");
         };
+        // Then a `tag <name>\n` line: git refuses a tag without one.
+        let after = &ty[nl + 1..];
+        if after.len() <= 4 || !after.starts_with(b"tag ") || !after[4..].contains(&b'\n') {
+            return unsupported("tag without tag line");
+        }
         match self.kind(&target)? {
             None => unsupported("tag points to a missing object"),
             // git looks the target up as the declared type; what it does when the
@@ -617,10 +621,12 @@ fn read_loose_tag(path: &Path) -> Result<Vec<u8>, Unsupported> {
         .iter()
         .position(|&b| b == 0)
         .ok_or_else(|| Unsupported("bad loose object header".into()))?;
-    let size = std::str::from_utf8(head[..nul].strip_prefix(b"tag ").unwrap_or(b"x"))
-        .ok()
-        .filter(|d| !d.starts_with('0') || *d == "0")
-        .and_then(|d| d.parse::<usize>().ok())
+    // git's parse_loose_header: decimal digits only, no leading zero.
+    let size = head[..nul]
+        .strip_prefix(b"tag ")
+        .filter(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+        .filter(|d| d[0] != b'0' || d.len() == 1)
+        .and_then(|d| std::str::from_utf8(d).ok()?.parse::<usize>().ok())
         .ok_or_else(|| Unsupported("bad loose object header".into()))?;
     let mut all = inflate_exact(&data, nul + 1 + size, true)?;
     all.drain(..nul + 1);
@@ -754,9 +760,24 @@ mod tests {
                 format!("object {hex}\ntype blob\ntag v\n\nmessage"),
             ),
             ("short", format!("object {hex}\n")),
+            (
+                "no tag line",
+                format!("object {hex}\ntype commit\n\nmessage message"),
+            ),
+            (
+                "tag line without newline",
+                format!("object {hex}\ntype commit\ntag v1"),
+            ),
         ] {
             cases.push((what, put(d, "tag", body.as_bytes())));
         }
+        // Its name is the hash of `tag N\0...`, its header says `tag +N`.
+        let body = format!("object {hex}\ntype commit\ntag v\n\nplus");
+        let plus = object_id(HashKind::Sha1, b"tag", body.as_bytes());
+        let mut content = format!("tag +{}\0", body.len()).into_bytes();
+        content.extend_from_slice(body.as_bytes());
+        write_loose(d, &plus.to_hex(), &content);
+        cases.push(("header with a plus", plus));
         // A damaged stream after the first 4 KiB: one byte of the stored message
         // (the checksum no longer matches), then the file cut short.
         let mut data = std::fs::read(&path).unwrap();
