@@ -479,7 +479,13 @@ fn rewrite_includes(file: &mut gix_config::File, ctx: &IncludeContext) -> Result
         if (name.as_ref() as &[u8], sub) == (to.0.as_bytes(), to.1.as_ref().map(|b| b.as_ref())) {
             continue;
         }
-        let key = (name.to_string(), sub.map(BString::from), to.0, to.1);
+        // One rename per name (in any case: the lookup ignores case) and condition.
+        let key = (
+            name.to_string().to_ascii_lowercase(),
+            sub.map(BString::from),
+            to.0,
+            to.1,
+        );
         if !renames.contains(&key) {
             renames.push(key);
         }
@@ -1635,6 +1641,13 @@ mod tests {
         // (unless its gitdir: condition is false).
         fx.write("inc3", "[INCLUDEIF \"gitdir:/nowhere/\"]\n\tpath = inc1\n");
         assert!(load(&fx.git_dir, &fx.env(&[])).is_ok());
+        // The same condition spelled twice in one file.
+        fx.repo_config(&format!(
+            "[includeIf \"gitdir:{gd}\"]\n\tpath = ../inc2\n\
+             [INCLUDEIF \"gitdir:{gd}\"]\n\tpath = ../inc2\n\
+             [Include]\n\tpath = ../inc2\n[include]\n\tpath = ../inc2\n"
+        ));
+        assert_eq!(fx.assert_same(&fx.env(&[])).receivepack, Some(true));
         fx.write("inc3", "[Include]\n\tpath = inc1\n");
         let e = load(&fx.git_dir, &fx.env(&[])).unwrap_err();
         assert_eq!(e.status, 500);
