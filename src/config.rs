@@ -228,8 +228,8 @@ fn read_with(git_dir: Option<&Path>, env: &Env, follow: bool) -> Result<Option<g
             .filter(|_| follow)
             .and_then(real_path)
             .map(|p| slashes(crate::os::os_to_bytes(p.into_os_string()))),
-        home: home.clone(),
-        prefix: prefix.clone(),
+        home: home.as_deref(),
+        prefix: &prefix,
     };
     let commondir = git_dir.map(commondir);
     let branch = match git_dir {
@@ -391,12 +391,12 @@ fn read_file(
 const MAX_INCLUDE_DEPTH: u8 = 10;
 
 /// What git's `gitdir:` include conditions are evaluated with.
-struct IncludeContext {
+struct IncludeContext<'a> {
     /// The repository's real path (`/` separators); None: no repository, where
     /// no `gitdir:` condition holds.
     git_dir_real: Option<Vec<u8>>,
-    home: Option<PathBuf>,
-    prefix: PathBuf,
+    home: Option<&'a Path>,
+    prefix: &'a Path,
 }
 
 /// Follows the includes of `file` as git does, if `options` say to follow them.
@@ -537,7 +537,7 @@ fn check_include_paths(file: &mut gix_config::File, ctx: &IncludeContext) -> Res
             if v.is_empty() && own_file {
                 continue;
             }
-            let Some(expanded) = interpolate_path(v, ctx.home.as_deref(), &ctx.prefix) else {
+            let Some(expanded) = interpolate_path(v, ctx.home, ctx.prefix) else {
                 return Err(HttpError::die(format!(
                     "could not expand include path '{v}'"
                 )));
@@ -601,7 +601,7 @@ fn gitdir_condition(cond: &BStr, config_path: Option<&Path>, ctx: &IncludeContex
     let Some(real) = &ctx.git_dir_real else {
         return Some(false);
     };
-    let mut pat = match interpolate_path(pattern, ctx.home.as_deref(), &ctx.prefix) {
+    let mut pat = match interpolate_path(pattern, ctx.home, ctx.prefix) {
         Some(p) => slashes(crate::os::os_to_bytes(p.into_os_string())),
         None => pattern.to_vec(),
     };

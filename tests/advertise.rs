@@ -537,6 +537,23 @@ fn write_object_file(repo: &Path, hex: &str, data: &[u8]) {
     std::fs::write(dir.join(&hex[2..]), data).unwrap();
 }
 
+/// Writes `body` as a tag object without git's checks; returns its id.
+fn write_literal_tag(repo: &Path, body: &str) -> String {
+    let path = repo.join("literal-tag");
+    std::fs::write(&path, body).unwrap();
+    g(
+        repo,
+        &[
+            "hash-object",
+            "-t",
+            "tag",
+            "--literally",
+            "-w",
+            path.to_str().unwrap(),
+        ],
+    )
+}
+
 fn object_file(repo: &Path, hex: &str) -> Vec<u8> {
     std::fs::read(repo.join("objects").join(&hex[..2]).join(&hex[2..])).unwrap()
 }
@@ -591,33 +608,10 @@ fn advertise_odd_repositories_fall_back_to_git() {
     let body = format!(
         "object {c}\ntype blob\ntag odd\ntagger A <a@example.com> 1700000000 +0000\n\nodd\n"
     );
-    let path = repo.join("odd-tag");
-    std::fs::write(&path, body).unwrap();
-    let odd = g(
-        &repo,
-        &[
-            "hash-object",
-            "-t",
-            "tag",
-            "--literally",
-            "-w",
-            path.to_str().unwrap(),
-        ],
-    );
+    let odd = write_literal_tag(&repo, &body);
     g(&repo, &["update-ref", "refs/tags/odd", &odd]);
     // No `tag` line: git's parse_tag_buffer refuses it.
-    std::fs::write(&path, format!("object {c}\ntype commit\n\nno tag line\n")).unwrap();
-    let notag = g(
-        &repo,
-        &[
-            "hash-object",
-            "-t",
-            "tag",
-            "--literally",
-            "-w",
-            path.to_str().unwrap(),
-        ],
-    );
+    let notag = write_literal_tag(&repo, &format!("object {c}\ntype commit\n\nno tag line\n"));
     std::fs::write(repo.join("refs/tags/notag"), format!("{notag}\n")).unwrap();
     compare_expecting(&site, "type.git", &[], &peels_through_git);
     let repo = rich_repo(&site, "damaged.git", "sha1");
